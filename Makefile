@@ -1,0 +1,40 @@
+# The two documented entry points (see README): `make generate` and `make test`.
+# Both create .venv and install what they need, so they work on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CATALOG ?= catalog.yaml
+OUT ?= build
+
+.PHONY: generate test lint bench clean
+
+$(BIN)/fleetform: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.test-deps: $(BIN)/fleetform
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+generate: $(BIN)/fleetform
+	mkdir -p $(OUT)
+	$(BIN)/fleetform validate -c $(CATALOG)
+	$(BIN)/fleetform ports check -c $(CATALOG)
+	$(BIN)/fleetform ports table -c $(CATALOG) > $(OUT)/PORT_ALLOCATION.md
+	@echo "wrote $(OUT)/PORT_ALLOCATION.md"
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest -q
+
+bench: $(VENV)/.test-deps
+	$(BIN)/python benchmarks/catalog.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

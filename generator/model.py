@@ -1,0 +1,180 @@
+"""The catalog as frozen dataclasses: what every later stage reads, never raw YAML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from generator.errors import Location
+
+
+class Runtime(StrEnum):
+    NODE = "node"
+    PYTHON = "python"
+    MODEL = "model"
+    IMAGE = "image"
+    DDEV = "ddev"
+
+    @property
+    def generated(self) -> bool:
+        """Whether fleetform renders a repository for services of this runtime."""
+        return self in (Runtime.NODE, Runtime.PYTHON, Runtime.MODEL)
+
+
+class Cluster(StrEnum):
+    CORE = "core"
+    SERVICES = "services"
+    MODELS = "models"
+
+
+class Tier(StrEnum):
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+    XLARGE = "xlarge"
+
+
+@dataclass(frozen=True)
+class TierSize:
+    memory_mib: int
+    cpus: float
+
+
+# Seed 003's resource tiers.
+TIER_SIZES: dict[Tier, TierSize] = {
+    Tier.SMALL: TierSize(memory_mib=512, cpus=0.5),
+    Tier.MEDIUM: TierSize(memory_mib=2048, cpus=2.0),
+    Tier.LARGE: TierSize(memory_mib=4096, cpus=4.0),
+    Tier.XLARGE: TierSize(memory_mib=16384, cpus=8.0),
+}
+
+
+class HealthClass(StrEnum):
+    """Seed 003's health check classes."""
+
+    INFRASTRUCTURE = "infrastructure"
+    APPLICATION = "application"
+    MODEL = "model"
+
+
+@dataclass(frozen=True)
+class PortRange:
+    low: int
+    high: int
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.low <= port <= self.high
+
+    def overlaps(self, other: PortRange) -> bool:
+        return self.low <= other.high and other.low <= self.high
+
+    def __str__(self) -> str:
+        return f"{self.low}-{self.high}"
+
+
+@dataclass(frozen=True)
+class Group:
+    id: str
+    ports: PortRange
+    cluster: Cluster
+    description: str
+    location: Location
+    ports_location: Location
+
+
+@dataclass(frozen=True)
+class Port:
+    """One host port a service claims: its primary port or one of its extra ports."""
+
+    port: int
+    container_port: int
+    protocol: str
+    name: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Health:
+    path: str = "/health"
+    command: tuple[str, ...] = ()
+    health_class: HealthClass = HealthClass.APPLICATION
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    enabled: bool = True
+    min: int = 2
+    max: int = 10
+    cpu: int = 70
+    memory: int = 80
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    group: str
+    runtime: Runtime
+    port: Port
+    extra_ports: tuple[Port, ...]
+    port_exception: str | None
+    image: str | None
+    volume: str | None
+    env: tuple[str, ...]
+    depends_on: tuple[Dependency, ...]
+    profiles: tuple[str, ...]
+    resources: Tier
+    gpu: int
+    health: Health
+    autoscaling: Autoscaling
+    owner: str
+    registry: str
+    environments: tuple[str, ...]
+    repo: str
+    description: str
+    location: Location
+    fields: dict[str, Location] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def ports(self) -> tuple[Port, ...]:
+        return (self.port, *self.extra_ports)
+
+    def where(self, name: str) -> Location:
+        """Position of one of the service's keys, or of the service itself if not set there."""
+        return self.fields.get(name, self.location)
+
+
+@dataclass(frozen=True)
+class Profile:
+    id: str
+    description: str
+    services: tuple[Dependency, ...]
+    groups: tuple[Dependency, ...]
+    include: tuple[Dependency, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    src: str | None
+    ref: str | None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: Path
+    name: str
+    description: str
+    template: TemplateSource
+    groups: dict[str, Group]
+    services: dict[str, Service]
+    profiles: dict[str, Profile]
+
+    def generated_services(self) -> list[Service]:
+        return [s for s in self.services.values() if s.runtime.generated]

@@ -1,0 +1,1 @@
+"""Data files shipped with fleetform: the bundled catalog and the JSON Schemas."""
