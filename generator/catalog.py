@@ -6,16 +6,17 @@ checks that need the whole model live in `generator.checks`.
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
-from generator.errors import InputError, Location, Problem
+from generator.errors import InputError, Location, Problem, show
 from generator.model import (
     Autoscaling,
     Catalog,
@@ -47,7 +48,7 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def schema_validator(name: str) -> Draft202012Validator:
+def schema_validator(name: str) -> Any:
     """A validator over the schema with its local `$ref`s inlined.
 
     Resolving a `$ref` costs a registry lookup every time it is followed, which was a third
@@ -55,7 +56,18 @@ def schema_validator(name: str) -> Draft202012Validator:
     inlining once is exact.
     """
     schema = load_schema(name)
-    return Draft202012Validator(_inline_refs(schema, schema.get("$defs", {})))
+    return _StrictValidator(_inline_refs(schema, schema.get("$defs", {})))
+
+
+def _is_integer(_checker: object, value: object) -> bool:
+    # jsonschema counts 3000.0 as an integer; a port written as a float is a typo to report.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_StrictValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+)
 
 
 def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
@@ -86,8 +98,12 @@ def load_catalog(path: Path) -> Catalog:
 def schema_problems(document: YamlDocument) -> list[Problem]:
     if not isinstance(document.data, dict):
         kind = type(document.data).__name__
-        kind = {"list": "a list", "str": "a string", "int": "a number"}.get(kind, kind)
-        return [_problem(document, [], f"the catalog must be a mapping, got {kind}")]
+        kind = {"list": "a list", "str": "a string", "int": "a number", "NoneType": "nothing"}.get(
+            kind, kind
+        )
+        message = f"the catalog must be a mapping, got {kind}"
+        line, col = locate(document.tree, []) if document.data is not None else (1, 1)
+        return [Problem(Location(str(document.path), line, col), message)]
     problems: list[Problem] = []
     for error in schema_validator("catalog.schema.json").iter_errors(document.data):
         problems.extend(_explain(document, error))
@@ -117,31 +133,33 @@ def _explain(document: YamlDocument, error: ValidationError) -> Iterator[Problem
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(schema.get("properties", {}))
         for extra in sorted(set(error.instance) - set(allowed), key=str):
-            yield _problem(
-                document,
-                [*path, extra],
-                f"{where}: unknown key {extra!r} (allowed: {', '.join(allowed)})",
-                key=True,
-            )
+            yield _problem(document, [*path, extra], _unknown_key(where, extra, allowed), key=True)
         return
     if kind == "required":
         yield _problem(
             document, path, f"{where}: {error.message.replace(' property', ' key')}", key=True
         )
         return
-    if kind == "propertyNames":
+    if "propertyNames" in error.absolute_schema_path:
         yield _problem(document, [*path, error.instance], _name_message(where, error), key=True)
         return
-    yield _problem(document, path, f"{where}: {_value_message(error, schema)}", key=False)
+    yield _problem(document, path, f"{where}: {describe_schema_error(error)}", key=False)
 
 
 def _name_message(where: str, error: ValidationError) -> str:
-    cause = error.context[0] if error.context else None
-    if not isinstance(error.instance, str):
-        return f"{where}: key {error.instance!r} must be a string"
-    if cause is not None and cause.validator == "pattern":
-        return f"{where}: {error.instance!r} is not a DNS-1123 label ({_ID_RULE})"
-    return f"{where}: invalid key {error.instance!r}"
+    name = error.instance
+    if not isinstance(name, str):
+        return f"{where}: key {show(name)} is not a name; quote it if it is one ('{name}')"
+    if len(name) > 63:
+        return f"{where}: {name!r} is {len(name)} characters; a DNS-1123 label has at most 63"
+    return f"{where}: {name!r} is not a DNS-1123 label ({_ID_RULE})"
+
+
+def _unknown_key(where: str, key: Any, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.75)
+    if close:
+        return f"{where}: unknown key {show(key)}; did you mean {close[0]!r}?"
+    return f"{where}: unknown key {show(key)} (allowed: {', '.join(allowed)})"
 
 
 _ID_RULE = "lower-case letters, digits and '-', at most 63, starting and ending alphanumeric"
@@ -156,28 +174,30 @@ _TYPE_NAMES = {
 }
 
 
-def _value_message(error: ValidationError, schema: Mapping[str, Any]) -> str:
+def describe_schema_error(error: ValidationError) -> str:
+    """What is wrong with a value, in the user's terms rather than the schema's."""
+    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, dict) else {}
     value = error.instance
     kind = error.validator
     if kind == "type":
         expected = error.validator_value
         names = [expected] if isinstance(expected, str) else list(expected)
-        return f"must be {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, got {value!r}"
+        return f"must be {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, got {show(value)}"
     if kind == "enum":
-        return f"must be one of {', '.join(map(str, error.validator_value))}, got {value!r}"
+        return f"must be one of {', '.join(map(str, error.validator_value))}, got {show(value)}"
     if kind == "const":
-        return f"must be {error.validator_value!r}, got {value!r}"
+        return f"must be {show(error.validator_value)}, got {show(value)}"
     if kind == "pattern":
-        if schema.get("pattern") == load_schema("catalog.schema.json")["$defs"]["id"]["pattern"]:
-            return f"{value!r} is not a DNS-1123 label ({_ID_RULE})"
-        rule = schema.get("description", f"must match {error.validator_value}")
-        return f"{value!r} is not valid: {rule}"
+        rule = schema.get("patternErrorMessage", f"must match {error.validator_value}")
+        return f"{show(value)} is not {rule}"
     if kind in ("minimum", "maximum"):
-        return f"{value!r} is out of range ({kind} {error.validator_value})"
+        return f"{show(value)} is out of range ({kind} {error.validator_value})"
     if kind == "uniqueItems":
         return "has duplicate entries"
     if kind in ("minItems", "minProperties"):
         return "must not be empty"
+    if kind in ("not", "anyOf", "oneOf") and "description" in schema:
+        return f"{show(value)} is not accepted: {schema['description']}"
     return str(error.message)
 
 
@@ -259,6 +279,7 @@ class _Builder:
             extra_ports=extra,
             port_exception=raw.get("port_exception"),
             image=raw.get("image"),
+            command=tuple(raw.get("command", ())),
             volume=raw.get("volume"),
             env=tuple(raw.get("env", [])),
             depends_on=self.refs(*base, "depends_on", items=raw.get("depends_on", [])),

@@ -92,6 +92,12 @@ def _runtime_rule(service: Service) -> Iterator[Problem]:
             f"service {sid!r}: 'image' is only for image services; {service.runtime.value}"
             " services are built from their repository",
         )
+    if service.command and service.runtime is not Runtime.IMAGE:
+        yield Problem(
+            service.where("command"),
+            f"service {sid!r}: 'command' is only for image services; a"
+            f" {service.runtime.value} service's command is in its Dockerfile",
+        )
     scaling = service.autoscaling
     if scaling.enabled and scaling.min > scaling.max:
         yield Problem(

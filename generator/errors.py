@@ -5,9 +5,21 @@ Each error builds its own message; the CLI maps error classes to exit codes in o
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+
+
+def show(value: object) -> str:
+    """A value in a message as the user wrote it in YAML, not as Python spells it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return repr(value)
 
 
 class Severity(StrEnum):

@@ -125,6 +125,7 @@ class Service:
     extra_ports: tuple[Port, ...]
     port_exception: str | None
     image: str | None
+    command: tuple[str, ...]
     volume: str | None
     env: tuple[str, ...]
     depends_on: tuple[Dependency, ...]

@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.errors import InputError, Location, Problem, RangeFullError, Severity, UsageError
+from generator.errors import (
+    InputError,
+    Location,
+    Problem,
+    RangeFullError,
+    Severity,
+    UsageError,
+    show,
+)
 from generator.model import Catalog, Group, Service
 from generator.yamlfile import YamlDocument, load_file, locate
 
@@ -24,6 +32,7 @@ class PortClaim:
     label: str
     location: Location
     catalog_service: str | None = None
+    from_compose: bool = False
 
     def describe(self) -> str:
         return f"{self.label} ({self.location})"
@@ -46,7 +55,7 @@ def catalog_claims(catalog: Catalog) -> list[PortClaim]:
     claims = []
     for service in catalog.services.values():
         for port in service.ports:
-            label = service.id if port is service.port else f"{service.id} ({port.name})"
+            label = service.id if port is service.port else f"{service.id}/{port.name}"
             claims.append(
                 PortClaim(port.port, port.protocol, service.id, label, port.location, service.id)
             )
@@ -65,8 +74,8 @@ def _range_problems(catalog: Catalog) -> Iterator[Problem]:
             yield Problem(
                 port.location,
                 f"port {port.port} of {service.id!r} is outside the range {group.ports} of group"
-                f" {group.id!r}; move it into the range or explain with"
-                ' port_exception: "<reason>"',
+                f" {group.id!r}{_inside_other(catalog, port.port)}; move it into the range or"
+                ' explain with port_exception: "<reason>"',
             )
         if not outside and service.port_exception:
             yield Problem(
@@ -75,6 +84,14 @@ def _range_problems(catalog: Catalog) -> Iterator[Problem]:
                 f" {group.ports} of group {group.id!r}",
                 Severity.WARNING,
             )
+
+
+def _inside_other(catalog: Catalog, port: int) -> str:
+    """Where a stray port lands instead: inside another group's block is the worse case."""
+    for group in catalog.groups.values():
+        if port in group.ports:
+            return f" and inside the range {group.ports} of group {group.id!r}"
+    return ""
 
 
 def _overlap_problems(catalog: Catalog) -> Iterator[Problem]:
@@ -97,7 +114,8 @@ def _conflict_problems(claims: Iterable[PortClaim]) -> Iterator[Problem]:
         owners = {c.owner for c in parties}
         if len(owners) < 2:
             continue
-        parties = sorted(parties, key=lambda c: c.location)
+        # Catalog first, then compose files: the problem is shown where the newcomer is.
+        parties = sorted(parties, key=lambda c: (c.from_compose, c.location))
         second = next(c for c in parties if c.owner != parties[0].owner)
         names = ", ".join(c.describe() for c in parties)
         yield Problem(second.location, f"port {port}/{protocol} is claimed more than once: {names}")
@@ -171,7 +189,10 @@ class _ComposeReader:
             ports = spec.get("ports", []) if isinstance(spec, dict) else []
             if not isinstance(ports, list):
                 self.problems.append(
-                    Problem(self.at("services", name, "ports"), "'ports' must be a list")
+                    Problem(
+                        self.at("services", name, "ports"),
+                        f"service {name!r}: 'ports' must be a list",
+                    )
                 )
                 continue
             for index, entry in enumerate(ports):
@@ -210,19 +231,20 @@ class _ComposeReader:
                     name,
                     where,
                     service.id if service else None,
+                    from_compose=True,
                 )
             )
 
     def published(self, entry: Any) -> list[tuple[int, str]]:
         if isinstance(entry, bool):
-            raise ValueError(f"port entry {entry!r} is not a port")
+            raise ValueError(f"port entry {show(entry)} is not a port")
         if isinstance(entry, int):
             return []  # container port only: Docker picks a random host port
         if isinstance(entry, dict):
             return self.long_form(entry)
         if isinstance(entry, str):
             return self.short_form(entry)
-        raise ValueError(f"port entry {entry!r} is not a port")
+        raise ValueError(f"port entry {show(entry)} is not a port")
 
     def long_form(self, entry: dict[str, Any]) -> list[tuple[int, str]]:
         published = entry.get("published")
@@ -262,16 +284,15 @@ def _compose_against_catalog(claims: list[PortClaim], catalog: Catalog) -> Itera
         service = catalog.services[sid]
         allowed = {(p.port, p.protocol) for p in service.ports}
         wanted = ", ".join(f"{p.port}/{p.protocol}" for p in service.ports)
-        for claim in published:
-            if (claim.port, claim.protocol) not in allowed:
-                yield Problem(
-                    claim.location,
-                    f"service {sid!r} publishes {claim.port}/{claim.protocol} but the catalog"
-                    f" gives it {wanted} ({service.port.location})",
-                )
-        if (service.port.port, service.port.protocol) not in {
-            (c.port, c.protocol) for c in published
-        }:
+        strays = [c for c in published if (c.port, c.protocol) not in allowed]
+        for claim in strays:
+            yield Problem(
+                claim.location,
+                f"service {sid!r} publishes {claim.port}/{claim.protocol} but the catalog"
+                f" gives it {wanted} ({service.port.location})",
+            )
+        primary = (service.port.port, service.port.protocol)
+        if not strays and primary not in {(c.port, c.protocol) for c in published}:
             yield Problem(
                 published[0].location,
                 f"service {sid!r} does not publish its catalog port"

@@ -68,7 +68,10 @@ def _read_bytes(path: Path) -> bytes:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise InputError.at(
-                path=path, message=f"file is {size} bytes; the limit is {MAX_BYTES} bytes"
+                path=path,
+                line=1,
+                col=1,
+                message=f"file is {size:,} bytes; the limit is {MAX_BYTES // 2**20} MiB",
             )
         return path.read_bytes()
     except FileNotFoundError:
@@ -101,7 +104,7 @@ def _decode(path: Path, raw: bytes) -> str:
             path=path, line=line, col=col, message=f"not valid UTF-8 (byte 0x{byte:02x})"
         ) from None
     if not text.strip():
-        raise InputError.at(path=path, message="empty file: expected a YAML mapping")
+        raise InputError.at(path=path, line=1, col=1, message="empty file: expected a YAML mapping")
     _refuse_tabs(path, text)
     return text
 
@@ -148,13 +151,21 @@ def _parse(path: Path, text: str) -> yaml.Node:
     except yaml.YAMLError as exc:
         raise InputError.at(path=path, message=f"invalid YAML: {exc}") from None
     if node is None:
-        raise InputError.at(path=path, message="empty file: expected a YAML mapping")
+        raise InputError.at(
+            path=path, line=1, col=1, message="no YAML content (only comments): expected a mapping"
+        )
     return node
 
 
 def _marked_error(path: Path, exc: yaml.MarkedYAMLError) -> InputError:
     mark = exc.problem_mark or exc.context_mark
     problem = (exc.problem or exc.context or "invalid YAML").strip()
+    context = (exc.context or "").strip()
+    opened = exc.context_mark
+    if exc.problem and context.startswith("while ") and opened and mark:
+        where = (opened.line + 1, opened.column + 1)
+        if where != (mark.line + 1, mark.column + 1):
+            problem = f"{problem} ({context} started at {where[0]}:{where[1]})"
     if mark is None:
         return InputError.at(path=path, message=f"invalid YAML: {problem}")
     return InputError.at(
@@ -182,6 +193,8 @@ class _Walker:
         if self.left < 0:
             raise InputError.at(
                 path=self.path,
+                line=1,
+                col=1,
                 message=f"document expands to more than {self.budget} nodes (a YAML alias bomb?)",
             )
 
@@ -193,10 +206,16 @@ class _Walker:
         self.spend()
         self.values.setdefault(at, _at(node))
         if isinstance(node, yaml.MappingNode):
+            self.refuse_tag(node, "tag:yaml.org,2002:map")
             return self.mapping(node, at)
         if isinstance(node, yaml.SequenceNode):
+            self.refuse_tag(node, "tag:yaml.org,2002:seq")
             return [self.walk(item, (*at, i)) for i, item in enumerate(node.value)]
         return self.scalar(node)
+
+    def refuse_tag(self, node: yaml.Node, expected: str) -> None:
+        if node.tag != expected:
+            self.problem(node, f"unsupported YAML tag {node.tag!r}")
 
     def mapping(self, node: yaml.MappingNode, at: tuple[Any, ...]) -> dict[Any, Any]:
         result: dict[Any, Any] = {}

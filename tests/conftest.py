@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +49,54 @@ services:
     port: 6000
     container_port: 6379
 """
+
+
+TEMPLATE_TAG = "v1.0.0"
+_NOT_TEMPLATE = shutil.ignore_patterns(
+    ".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/<case>/ from the current template (review the diff!)",
+    )
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def init_repo(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "test@example.com")
+    git(path, "config", "user.name", "test")
+    return path
+
+
+def commit_all(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture(scope="session")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This working tree (the template and fleetform) committed and tagged in a temp repo.
+
+    Copier renders from git, so the tests render exactly what is on disk now, committed or not.
+    """
+    repo = tmp_path_factory.mktemp("fleetform-template") / "fleetform"
+    shutil.copytree(ROOT, repo, ignore=_NOT_TEMPLATE, symlinks=True)
+    init_repo(repo)
+    commit_all(repo, "fleetform template")
+    git(repo, "tag", TEMPLATE_TAG)
+    return repo
 
 
 @pytest.fixture

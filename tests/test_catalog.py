@@ -115,10 +115,7 @@ def test_every_schema_problem_is_reported_not_just_the_first(
         "c.yaml:5:29: error: services.a.runtime: must be one of node, python, model, image,"
         " ddev, got 'java'",
         "c.yaml:6:41: error: services.b.port: 70000 is out of range (maximum 65535)",
-        "c.yaml:6:48: error: services.b: unknown key 'dependson' (allowed: autoscaling,"
-        " container_port, depends_on, description, env, environments, extra_ports, gpu,"
-        " group, health, image, owner, port, port_exception, profiles, protocol, registry,"
-        " repo, resources, runtime, volume)",
+        "c.yaml:6:48: error: services.b: unknown key 'dependson'; did you mean 'depends_on'?",
     ]
 
 

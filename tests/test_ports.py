@@ -100,7 +100,7 @@ def test_a_conflict_names_every_party(write: Callable[[str, str], Path]) -> None
     )
     problems = check_ports(open_catalog(path).catalog).problems
     assert [str(p).replace(str(path), "c") for p in problems] == [
-        "c:9:68: error: port 3000/tcp is claimed more than once: a (c:7:41), c (x) (c:9:68),"
+        "c:9:68: error: port 3000/tcp is claimed more than once: a (c:7:41), c/x (c:9:68),"
         " d (c:10:41)"
     ]
 

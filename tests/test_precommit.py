@@ -10,36 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, git, init_repo
 
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def init_repo(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.email", "test@example.com")
-    git(path, "config", "user.name", "test")
-
-
-@pytest.fixture(scope="module")
-def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """This repository's tracked-or-new files, committed into a throwaway git repository."""
-    repo = tmp_path_factory.mktemp("fleetform-hooks")
-    ignore = shutil.ignore_patterns(
-        ".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache"
-    )
-    shutil.copytree(ROOT, repo, dirs_exist_ok=True, ignore=ignore, symlinks=True)
-    init_repo(repo)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "fleetform")
-    return repo, git(repo, "rev-parse", "HEAD")
+@pytest.fixture
+def hook_repo(template_repo: Path) -> tuple[Path, str]:
+    return template_repo, git(template_repo, "rev-parse", "HEAD")
 
 
 def run_hooks(
