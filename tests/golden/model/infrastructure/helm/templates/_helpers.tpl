@@ -1,0 +1,116 @@
+{{/*
+Named templates shared by every manifest of this chart.
+The prefix is "fleetform." rather than the chart name so that every chart of the
+fleet defines the same, identical helpers (safe when several are subcharts of one
+umbrella chart).
+*/}}
+
+{{/* Chart name, truncated to the 63 characters of a DNS-1123 label. */}}
+{{- define "fleetform.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Fully qualified app name: the release name when it already contains the chart
+name (the usual `helm upgrade --install <service> .`), else "<release>-<chart>".
+*/}}
+{{- define "fleetform.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* "<chart>-<version>" as used by the helm.sh/chart label. */}}
+{{- define "fleetform.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels that never change for the life of a release: the Deployment selector. */}}
+{{- define "fleetform.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "fleetform.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" | quote }}
+{{- end }}
+
+{{/* The standard labels of every object of this chart. */}}
+{{- define "fleetform.labels" -}}
+helm.sh/chart: {{ include "fleetform.chart" . | quote }}
+{{ include "fleetform.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "fleetform.imageTag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
+app.kubernetes.io/part-of: {{ .Values.platform | quote }}
+app.kubernetes.io/component: {{ .Values.component | quote }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Image tag: values first, else the chart's appVersion. */}}
+{{- define "fleetform.imageTag" -}}
+{{- .Values.image.tag | default .Chart.AppVersion | toString }}
+{{- end }}
+
+{{/* Name of the ServiceAccount the pods run as. */}}
+{{- define "fleetform.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "fleetform.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the PersistentVolumeClaim holding the data directory. */}}
+{{- define "fleetform.claimName" -}}
+{{- if .Values.persistence.existingClaim }}
+{{- .Values.persistence.existingClaim }}
+{{- else }}
+{{- printf "%s-data" (include "fleetform.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* The replica floor: the HPA minimum when autoscaling, else the fixed count. */}}
+{{- define "fleetform.minReplicas" -}}
+{{- if .Values.autoscaling.enabled }}
+{{- .Values.autoscaling.minReplicas | int }}
+{{- else }}
+{{- .Values.replicaCount | int }}
+{{- end }}
+{{- end }}
+
+{{/*
+Every port of the container, the main one ("http") first, as a YAML list of
+{name, port, containerPort, protocol}. Fails on a duplicate name, container port
+or Service port, which the API server would otherwise reject only at apply time.
+*/}}
+{{- define "fleetform.ports" -}}
+{{- $ports := list (dict "name" "http" "port" (.Values.service.port | int) "containerPort" (.Values.containerPort | int) "protocol" (.Values.service.protocol | default "TCP" | upper)) }}
+{{- range .Values.extraPorts }}
+{{- $ports = append $ports (dict "name" .name "port" (.port | int) "containerPort" (.containerPort | default .port | int) "protocol" (.protocol | default "TCP" | upper)) }}
+{{- end }}
+{{- $names := dict }}
+{{- $seen := dict }}
+{{- $servicePorts := dict }}
+{{- range $ports }}
+{{- if hasKey $names .name }}
+{{- fail (printf "port name %q is used twice (the main port is always named \"http\")" .name) }}
+{{- end }}
+{{- $_ := set $names .name true }}
+{{- $key := printf "%d/%s" (.containerPort | int) .protocol }}
+{{- if hasKey $seen $key }}
+{{- fail (printf "container port %s is used twice" $key) }}
+{{- end }}
+{{- $_ := set $seen $key true }}
+{{- $serviceKey := printf "%d/%s" (.port | int) .protocol }}
+{{- if hasKey $servicePorts $serviceKey }}
+{{- fail (printf "service port %s is used twice" $serviceKey) }}
+{{- end }}
+{{- $_ := set $servicePorts $serviceKey true }}
+{{- end }}
+{{- toYaml $ports }}
+{{- end }}
