@@ -18,12 +18,15 @@ $(VENV)/.test-deps: $(BIN)/fleetform
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# The main job on the bundled catalog: validate, check ports, render every service's
+# repository into build/services/<repo> (a preview workspace) and the port table.
 generate: $(BIN)/fleetform
 	mkdir -p $(OUT)
 	$(BIN)/fleetform validate -c $(CATALOG)
 	$(BIN)/fleetform ports check -c $(CATALOG)
 	$(BIN)/fleetform ports table -c $(CATALOG) > $(OUT)/PORT_ALLOCATION.md
-	@echo "wrote $(OUT)/PORT_ALLOCATION.md"
+	$(BIN)/fleetform generate -c $(CATALOG) -o $(OUT)/services
+	@echo "wrote $(OUT)/PORT_ALLOCATION.md and $(OUT)/services/"
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .

@@ -6,6 +6,7 @@ invalid input. Anything unexpected keeps its traceback: it is a bug to report, n
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,12 @@ from typing import Any
 import click
 
 from generator import __version__
+from generator.answers import answers_yaml, service_answers
 from generator.errors import FleetformError, InputError, Problem
+from generator.fleet import GenerateOptions, generate, select_services
 from generator.ports import allocate, check_ports, port_table
-from generator.report import as_json, as_text, summary
+from generator.render import catalog_template
+from generator.report import ProgressLine, as_json, as_text, generate_summary, summary
 from generator.validation import open_catalog, validate
 
 BUNDLED_CATALOG = Path(__file__).resolve().parent / "resources" / "catalog.yaml"
@@ -132,6 +136,102 @@ def ports_table_command(catalog_path: Path | None) -> None:
     """Print PORT_ALLOCATION.md for the catalog."""
     opened = open_catalog(catalog_path or default_catalog())
     click.echo(port_table(opened.catalog), nl=False)
+
+
+@cli.command("answers")
+@click.argument("service")
+@catalog_option
+def answers_command(service: str, catalog_path: Path | None) -> None:
+    """Print SERVICE's Copier answers (YAML), as fleetform passes them to the template.
+
+    Feed them to plain Copier with `copier copy --data-file FILE`.
+    """
+    opened = open_catalog(catalog_path or default_catalog())
+    click.echo(answers_yaml(service_answers(opened.catalog, service)), nl=False)
+
+
+@cli.command("verify")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path, exists=False))
+@format_option
+@click.pass_context
+def verify_command(ctx: click.Context, paths: tuple[Path, ...], output_format: str) -> None:
+    """Run each format's own validator on rendered trees (Helm, Kubernetes schemas,
+    Compose, hadolint, shellcheck, the GitLab CI schema)."""
+    from generator.verify import verify_tree  # the validators are heavy to import
+
+    ctx.meta["format"] = output_format
+    problems: list[Problem] = []
+    checked = 0
+    for path in paths:
+        result = verify_tree(path)
+        problems.extend(result.problems)
+        checked += len(result.checked)
+    _report(ctx, problems, f"verify ({checked} checks)", output_format)
+
+
+@cli.command("generate")
+@catalog_option
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Workspace root: each service renders into its repository (`repo:`) under it.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Preview: render into OUT/<repo> instead of a workspace.",
+)
+@click.argument("services", nargs=-1)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Services rendered in parallel (default: the number of cores).",
+)
+@click.option("--dry-run", is_flag=True, help="Write nothing; list what would change.")
+@click.option("--diff", is_flag=True, help="With --dry-run (or alone): print unified diffs.")
+@click.option(
+    "--backup",
+    is_flag=True,
+    help="Overwrite files fleetform did not write, keeping each as <file>.pre-fleetform.",
+)
+@click.pass_context
+def generate_command(
+    ctx: click.Context,
+    catalog_path: Path | None,
+    workspace: Path | None,
+    out: Path | None,
+    services: tuple[str, ...],
+    jobs: int | None,
+    dry_run: bool,
+    diff: bool,
+    backup: bool,
+) -> None:
+    """Render every generated service (or SERVICES) into its repository."""
+    if workspace and out:
+        raise click.UsageError("give either --workspace or --out, not both")
+    root = workspace or out
+    if root is None:
+        raise click.UsageError("give --workspace WORKSPACE or --out OUT")
+    opened = open_catalog(catalog_path or default_catalog())
+    options = GenerateOptions(
+        root=root,
+        template=catalog_template(opened.catalog),
+        jobs=jobs or os.cpu_count() or 1,
+        dry_run=dry_run,
+        diff=diff,
+        backup=backup,
+    )
+    progress = ProgressLine(total=len(select_services(opened.catalog, services)))
+    report = generate(opened.catalog, services, options, progress=progress.step)
+    progress.close()
+    click.echo(generate_summary(report), nl=False)
+    ctx.exit(OK if report.ok else PROBLEMS)
 
 
 def main() -> None:
