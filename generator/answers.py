@@ -91,7 +91,7 @@ def _answers(catalog: Catalog, service: Service) -> Answers:
         "gpu": service.gpu,
         "health_path": service.health.path,
         "health_class": service.health.health_class.value,
-        "volume": service.volume or ("/models" if service.runtime is Runtime.MODEL else ""),
+        "volume": service.volume or "",
         "env": list(service.env),
         "autoscaling": {
             "enabled": service.autoscaling.enabled,

@@ -38,6 +38,7 @@ from generator.yamlfile import YamlDocument, load_file, locate
 SCHEMA_DIR = Path(__file__).resolve().parent / "resources" / "schemas"
 DEFAULT_ENVIRONMENTS = ("local", "staging", "production")
 DEFAULT_OWNER = "platform-team"
+DEFAULT_MODEL_VOLUME = "/models"  # where a model service keeps its weights, in a named volume
 
 
 @cache
@@ -280,7 +281,7 @@ class _Builder:
             port_exception=raw.get("port_exception"),
             image=raw.get("image"),
             command=tuple(raw.get("command", ())),
-            volume=raw.get("volume"),
+            volume=raw.get("volume", DEFAULT_MODEL_VOLUME if runtime is Runtime.MODEL else None),
             env=tuple(raw.get("env", [])),
             depends_on=self.refs(*base, "depends_on", items=raw.get("depends_on", [])),
             profiles=tuple(raw.get("profiles", [])),

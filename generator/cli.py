@@ -234,5 +234,45 @@ def generate_command(
     ctx.exit(OK if report.ok else PROBLEMS)
 
 
+# ---- orchestrate, graph: the platform-wide compose file and the dependency graph
+@cli.command("orchestrate")
+@catalog_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the compose file here (atomically) instead of printing it.",
+)
+def orchestrate_command(catalog_path: Path | None, output: Path | None) -> None:
+    """Print (or write) docker-compose.orchestrate.yml: the whole catalog, core always on,
+    every other service under the compose profiles of the catalog profiles that need it."""
+    from generator.orchestrate import orchestrate_yaml, write_atomically
+
+    text = orchestrate_yaml(open_catalog(catalog_path or default_catalog()).catalog)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+
+
+@cli.command("graph")
+@catalog_option
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["mermaid", "dot"]),
+    default="mermaid",
+    show_default=True,
+    help="Mermaid (for Markdown) or Graphviz DOT.",
+)
+def graph_command(catalog_path: Path | None, output_format: str) -> None:
+    """Print the dependency graph: clusters as subgraphs, dependant -> dependency."""
+    from generator.graph_render import render_graph
+
+    opened = open_catalog(catalog_path or default_catalog())
+    click.echo(render_graph(opened.catalog, output_format), nl=False)
+
+
 def main() -> None:
     cli(prog_name="fleetform")
