@@ -38,6 +38,7 @@ test: lint
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/catalog.py
+	$(BIN)/python benchmarks/fleet.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -123,19 +123,38 @@ def generate(
 def _run(
     jobs: list[_Job], workers: int, progress: Callable[[ServiceResult], None] | None
 ) -> Iterable[ServiceResult]:
+    """Results in job order; each process keeps one template clone for all its services."""
     if workers <= 1 or len(jobs) <= 1:
-        outcomes: Iterable[ServiceResult] = map(generate_one, jobs)
-    else:
-        pool = ProcessPoolExecutor(max_workers=workers)
-        outcomes = pool.map(generate_one, jobs)
+        try:
+            yield from _report_each(map(generate_one, jobs), progress)
+        finally:
+            from generator import copier_worker  # imported late: it imports copier
+
+            copier_worker.release()
+        return
+    # Pool processes end without running atexit hooks, so their template clones go into
+    # a directory of this run that is removed afterwards.
+    scratch = tempfile.mkdtemp(prefix="fleetform-run-")
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_use_tempdir, initargs=(scratch,))
     try:
-        for result in outcomes:
-            if progress is not None:
-                progress(result)
-            yield result
+        chunk = max(1, len(jobs) // (workers * 4))
+        yield from _report_each(pool.map(generate_one, jobs, chunksize=chunk), progress)
     finally:
-        if workers > 1 and len(jobs) > 1:
-            pool.shutdown(cancel_futures=True)
+        pool.shutdown(cancel_futures=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _use_tempdir(path: str) -> None:
+    tempfile.tempdir = path
+
+
+def _report_each(
+    results: Iterable[ServiceResult], progress: Callable[[ServiceResult], None] | None
+) -> Iterable[ServiceResult]:
+    for result in results:
+        if progress is not None:
+            progress(result)
+        yield result
 
 
 def generate_one(job: _Job) -> ServiceResult:

@@ -70,11 +70,12 @@ def _newest_tag(repo: Path) -> str | None:
 
 
 def render_service(answers: Answers, dest: Path, template: TemplateSource) -> None:
-    """Render one service into `dest` (created if missing) with Copier, no questions asked."""
+    """Render one service into `dest` (a new directory outside any git work tree) with Copier."""
     # Imported here: copier and jinja2 are slow to import and only rendering needs them.
-    from copier import run_copy
     from copier.errors import CopierError, CopierWarning
     from jinja2 import TemplateError
+
+    from generator.copier_worker import FleetWorker
 
     failures = (CopierError, TemplateError, ValueError, OSError, subprocess.CalledProcessError)
     try:
@@ -82,16 +83,17 @@ def render_service(answers: Answers, dest: Path, template: TemplateSource) -> No
             # Copier warns about a dirty or untagged template on every call; the caller
             # reports the template source and ref once instead.
             warnings.simplefilter("ignore", CopierWarning)
-            run_copy(
-                template.src,
-                dest,
+            with FleetWorker(
+                src_path=template.src,
+                dst_path=dest,
                 data=answers,
                 vcs_ref=template.ref or "HEAD",
                 defaults=True,
                 overwrite=True,
                 quiet=True,
                 unsafe=False,
-            )
+            ) as worker:
+                worker.run_copy()
     except failures as exc:
         reason = f"{type(exc).__name__}: {exc}"
         raise RenderError(service=str(answers.get("service_name")), reason=reason) from exc

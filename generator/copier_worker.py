@@ -1,0 +1,73 @@
+"""Copier's own Worker, sharing per process what does not depend on a service's answers.
+
+`copier.run_copy` builds everything anew for every call: it clones the template, reads
+copier.yml, builds a Jinja environment and compiles every template string again (~400
+compilations for this template), and spawns a `git` process per rendered file to sync the
+executable bit into the destination's git index. Rendering a fleet repeats all of that per
+service. Here the template clone and the Jinja environment (with a cache of compiled
+sources) live once per process and per (source, ref); Copier still does all the rendering,
+so the output is Copier's: the golden tests and the plain-`copier copy` equality test prove
+it byte for byte.
+
+This reaches into Copier's internal `Worker` (its `template` and `jinja_env` cached
+properties and `_sync_git_index_executable_bit`); copier is pinned below 10 for that reason.
+The caches belong to one fleet run: `release()` ends them, so a template re-tagged between
+runs is cloned afresh.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import threading
+from pathlib import Path
+from typing import Any
+
+from copier._main import Worker
+from copier._template import Template
+
+_LOCK = threading.Lock()
+_TEMPLATES: dict[tuple[str, str | None], Template] = {}
+_ENVIRONMENTS: dict[tuple[str, str | None], Any] = {}
+
+
+def release() -> None:
+    """Forget the shared clones and environments, deleting the clones."""
+    with _LOCK:
+        for template in _TEMPLATES.values():
+            template._cleanup()
+        _TEMPLATES.clear()
+        _ENVIRONMENTS.clear()
+
+
+atexit.register(release)
+
+
+class FleetWorker(Worker):
+    """A Copier Worker whose template clone and Jinja environment outlive one render."""
+
+    @functools.cached_property
+    def template(self) -> Template:
+        key = (str(self.src_path), self.resolved_vcs_ref)
+        with _LOCK:
+            if key not in _TEMPLATES:
+                _TEMPLATES[key] = Template(
+                    url=str(self.src_path), ref=key[1], use_prereleases=self.use_prereleases
+                )
+            return _TEMPLATES[key]
+
+    @functools.cached_property
+    def jinja_env(self) -> Any:
+        key = (str(self.src_path), self.resolved_vcs_ref)
+        with _LOCK:
+            if key not in _ENVIRONMENTS:
+                env = super().jinja_env
+                # Compiling is a pure function of the source text for a given environment.
+                setattr(env, "compile", functools.lru_cache(maxsize=4096)(env.compile))  # noqa: B010
+                _ENVIRONMENTS[key] = env
+            return _ENVIRONMENTS[key]
+
+    def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
+        # fleetform renders into a fresh directory outside any git work tree, where Copier's
+        # own method is a no-op after asking git (one process per file) to find that out.
+        return None
