@@ -61,6 +61,21 @@ def load_file(path: Path) -> YamlDocument:
     return YamlDocument(path=path, tree=positions, data=data)
 
 
+def load_text(path: Path, text: str, *, strict: bool = True) -> YamlDocument:
+    """Parse YAML that is not a file (rendered Helm output) the way `load_file` parses a file.
+
+    `path` only names the text in problems; the checks on raw bytes (size, NUL, UTF-8) do not
+    apply. Text libyaml cannot parse is an `InputError` either way; `strict=False` passes over
+    what only fleetform refuses (tabs in leading white space, keys that are not plain names,
+    repeated keys: the first one stays, tags beyond the core schema), for a caller that reads
+    YAML it did not write.
+    """
+    if strict:
+        _refuse_tabs(path, text)
+    data, positions = _walk(path, _parse(path, text), len(text), strict=strict)
+    return YamlDocument(path=path, tree=positions, data=data)
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
         if path.is_dir():
@@ -262,10 +277,10 @@ class _Walker:
         return value
 
 
-def _walk(path: Path, node: yaml.Node, size: int) -> tuple[Any, Positions]:
+def _walk(path: Path, node: yaml.Node, size: int, *, strict: bool = True) -> tuple[Any, Positions]:
     walker = _Walker(path, NODES_BASE + size // 2)
     data = walker.walk(node, ())
-    if walker.problems:
+    if walker.problems and strict:
         raise InputError(problems=walker.problems)
     return data, Positions(keys=walker.keys, values=walker.values)
 

@@ -12,10 +12,12 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import Result
 
 from generator.answers import answer_problems, answers_yaml, service_answers
 from generator.ports import check_ports
@@ -266,3 +268,18 @@ def test_rendered_compose_file_agrees_with_the_port_registry(
     assert sorted((c.port, c.protocol) for c in published) == sorted(
         (p.port, p.protocol) for p in service.ports
     )
+
+
+def test_verify_command_exit_codes(
+    rendered: dict[str, Path], tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    clean = run("verify", rendered["python"])
+    assert (clean.exit_code, clean.stdout) == (0, "")
+    assert clean.stderr.startswith("verify (") and clean.stderr.endswith("checks): ok\n")
+    broken = tmp_path / "broken"
+    shutil.copytree(rendered["python"], broken)
+    script = broken / "infrastructure" / "scripts" / "build.sh"
+    script.write_text(script.read_text() + "\nnever_used=1\n")
+    found = run("verify", broken, "--format", "json")
+    assert found.exit_code == 1
+    assert "shellcheck SC2034" in found.stdout, found.stdout
