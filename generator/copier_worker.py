@@ -47,18 +47,28 @@ class FleetWorker(Worker):
     """A Copier Worker whose template clone and Jinja environment outlive one render."""
 
     @functools.cached_property
+    def _shared_key(self) -> tuple[str, str | None]:
+        # `copier update` leaves src_path unset: the template is the one the project records.
+        if self.src_path:
+            return str(self.src_path), self.resolved_vcs_ref
+        recorded = self.subproject.template
+        if recorded is None:
+            raise TypeError("Template not found")
+        return str(recorded.url), self.resolved_vcs_ref
+
+    @functools.cached_property
     def template(self) -> Template:
-        key = (str(self.src_path), self.resolved_vcs_ref)
+        key = self._shared_key
         with _LOCK:
             if key not in _TEMPLATES:
                 _TEMPLATES[key] = Template(
-                    url=str(self.src_path), ref=key[1], use_prereleases=self.use_prereleases
+                    url=key[0], ref=key[1], use_prereleases=self.use_prereleases
                 )
             return _TEMPLATES[key]
 
     @functools.cached_property
     def jinja_env(self) -> Any:
-        key = (str(self.src_path), self.resolved_vcs_ref)
+        key = self._shared_key
         with _LOCK:
             if key not in _ENVIRONMENTS:
                 env = super().jinja_env
@@ -71,3 +81,15 @@ class FleetWorker(Worker):
         # fleetform renders into a fresh directory outside any git work tree, where Copier's
         # own method is a no-op after asking git (one process per file) to find that out.
         return None
+
+
+class UpdateWorker(FleetWorker):
+    """`copier update` with the shared clones and environments of FleetWorker.
+
+    An update renders three times (the recorded version, the new one into the repository,
+    the new one again) and clones the template five times; per process and fleet run the
+    renders of each version then share one clone and one environment. The destination is a
+    real git work tree here, so Copier's own executable-bit sync to the index is kept.
+    """
+
+    _sync_git_index_executable_bit = Worker._sync_git_index_executable_bit

@@ -13,8 +13,7 @@ import hashlib
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from generator.answers import Answers, service_answers
 from generator.errors import UsageError
 from generator.model import Catalog
+from generator.parallel import in_parallel
 from generator.render import RenderError, TemplateSource, render_service
 
 MANIFEST = ".fleetform-manifest.json"
@@ -116,45 +116,8 @@ def generate(
         _Job(sid, service_answers(catalog, sid), options.root / catalog.services[sid].repo, options)
         for sid in services
     ]
-    results = list(_run(jobs, options.jobs, progress))
+    results = in_parallel(generate_one, jobs, options.jobs, progress)
     return GenerateReport(results=sorted(results, key=lambda r: r.service), dry_run=options.dry_run)
-
-
-def _run(
-    jobs: list[_Job], workers: int, progress: Callable[[ServiceResult], None] | None
-) -> Iterable[ServiceResult]:
-    """Results in job order; each process keeps one template clone for all its services."""
-    if workers <= 1 or len(jobs) <= 1:
-        try:
-            yield from _report_each(map(generate_one, jobs), progress)
-        finally:
-            from generator import copier_worker  # imported late: it imports copier
-
-            copier_worker.release()
-        return
-    # Pool processes end without running atexit hooks, so their template clones go into
-    # a directory of this run that is removed afterwards.
-    scratch = tempfile.mkdtemp(prefix="fleetform-run-")
-    pool = ProcessPoolExecutor(max_workers=workers, initializer=_use_tempdir, initargs=(scratch,))
-    try:
-        chunk = max(1, len(jobs) // (workers * 4))
-        yield from _report_each(pool.map(generate_one, jobs, chunksize=chunk), progress)
-    finally:
-        pool.shutdown(cancel_futures=True)
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _use_tempdir(path: str) -> None:
-    tempfile.tempdir = path
-
-
-def _report_each(
-    results: Iterable[ServiceResult], progress: Callable[[ServiceResult], None] | None
-) -> Iterable[ServiceResult]:
-    for result in results:
-        if progress is not None:
-            progress(result)
-        yield result
 
 
 def generate_one(job: _Job) -> ServiceResult:
@@ -257,6 +220,11 @@ def _diff(changes: FileChanges, rendered: Path, repo: Path) -> str:
         old = (repo / name).read_text(errors="replace").splitlines()
         chunks.extend(difflib.unified_diff(old, [], f"a/{name}", "/dev/null", lineterm=""))
     return "\n".join(chunks) + ("\n" if chunks else "")
+
+
+def manifest_text(rendered: Path) -> str:
+    """The manifest of a complete clean render: every file in it is recorded as fleetform's."""
+    return _manifest_text(rendered, _files(rendered))
 
 
 def _manifest_text(rendered: Path, files: list[str]) -> str:
