@@ -33,8 +33,10 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Engine tests need a Docker engine: scripts/engine.sh installs Debian's docker.io when
+# dockerd is missing, starts it for the run (only if none answers) and stops what it started.
 test: lint
-	$(BIN)/pytest -q
+	scripts/engine.sh run $(BIN)/pytest -q
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/catalog.py
