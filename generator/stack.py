@@ -431,6 +431,11 @@ def _look(containers: Sequence[ContainerState], loop: LoopRule, now: datetime) -
                 Outcome.RESTART_LOOP,
                 f"{c.name} restarted {c.restart_count} times ({c.state}{exited})",
             )
+        if c.restart_count and (c.health == "unhealthy" or c.state != "running"):
+            # Crashing again and again is a restart loop; let the loop rule say so once the
+            # restarts add up, rather than calling the first failed probe "unhealthy".
+            pending.append(f"{c.state} after {c.restart_count} restart(s)")
+            continue
         if c.health == "unhealthy":
             probe = f": {c.last_probe}" if c.last_probe else ""
             return _Look(Outcome.UNHEALTHY, f"health check failed{probe}")
