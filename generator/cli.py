@@ -14,12 +14,9 @@ from typing import Any
 import click
 
 from generator import __version__
-from generator.answers import answers_yaml, service_answers
 from generator.errors import FleetformError, InputError, Problem
-from generator.fleet import GenerateOptions, generate, select_services
 from generator.ports import allocate, check_ports, port_table
-from generator.render import catalog_template
-from generator.report import ProgressLine, as_json, as_text, generate_summary, summary
+from generator.report import as_json, as_text, summary
 from generator.validation import open_catalog, validate
 
 BUNDLED_CATALOG = Path(__file__).resolve().parent / "resources" / "catalog.yaml"
@@ -146,6 +143,8 @@ def answers_command(service: str, catalog_path: Path | None) -> None:
 
     Feed them to plain Copier with `copier copy --data-file FILE`.
     """
+    from generator.answers import answers_yaml, service_answers
+
     opened = open_catalog(catalog_path or default_catalog())
     click.echo(answers_yaml(service_answers(opened.catalog, service)), nl=False)
 
@@ -218,6 +217,10 @@ def generate_command(
     root = workspace or out
     if root is None:
         raise click.UsageError("give --workspace WORKSPACE or --out OUT")
+    from generator.fleet import GenerateOptions, generate, select_services
+    from generator.fleet_report import ProgressLine, generate_summary
+    from generator.render import catalog_template
+
     opened = open_catalog(catalog_path or default_catalog())
     options = GenerateOptions(
         root=root,
@@ -367,6 +370,8 @@ def new_command(
     how = "the lowest free port of" if added.allocated else "as asked, in"
     click.echo(f"added {service!r} at {added.location}: port {added.port} ({how} group {group!r})")
     if result.report is not None:
+        from generator.fleet_report import generate_summary
+
         click.echo(generate_summary(result.report), nl=False)
     elif roots:
         click.echo(f"{service}: not rendered ({runtime} services are catalogued only)")
@@ -561,8 +566,9 @@ def update_command(
 ) -> None:
     """`copier update` every generated repository (or SERVICES) to the template ref with the
     catalog's answers; conflicts are left inline for the owners, nothing is committed."""
-    from generator.render import TemplateSource
-    from generator.report import update_summary
+    from generator.fleet import select_services
+    from generator.fleet_report import ProgressLine, update_summary
+    from generator.render import TemplateSource, catalog_template
     from generator.update import UpdateOptions, update
 
     opened = open_catalog(catalog_path or default_catalog())
@@ -596,7 +602,8 @@ def drift_command(
     """Which repositories differ from what their recorded template version renders with the
     catalog's answers (and which are behind the newest template tag); writes nothing."""
     from generator.drift import DriftOptions, drift
-    from generator.report import drift_summary
+    from generator.fleet import select_services
+    from generator.fleet_report import ProgressLine, drift_summary
 
     opened = open_catalog(catalog_path or default_catalog())
     options = DriftOptions(root=workspace, jobs=jobs or os.cpu_count() or 1)
