@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 from click.testing import CliRunner, Result
@@ -52,6 +54,7 @@ services:
 
 
 TEMPLATE_TAG = "v1.0.0"
+REQUIRE_ENGINE = os.environ.get("FLEETFORM_REQUIRE_ENGINE") == "1"
 _NOT_TEMPLATE = shutil.ignore_patterns(
     ".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache"
 )
@@ -125,3 +128,30 @@ def run() -> Callable[..., Result]:
         return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
     return _run
+
+
+def engine_unusable(reason: str) -> NoReturn:
+    """Skip an engine test with the reason, or fail it when FLEETFORM_REQUIRE_ENGINE=1 (CI,
+    where `scripts/engine.sh start` runs first)."""
+    message = f"no usable Docker engine for the engine tests: {reason}"
+    if REQUIRE_ENGINE:
+        pytest.fail(f"{message} (FLEETFORM_REQUIRE_ENGINE=1)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[Any]:
+    """The engine of DOCKER_HOST (default socket), with Compose and a static busybox."""
+    # Imported here: the engine modules load the Docker SDK, which most tests do not need.
+    from generator.engine import EngineUnavailableError, compose_binary, connect
+    from generator.errors import ToolMissingError
+    from generator.standin import BusyboxMissingError, static_busybox
+
+    try:
+        client = connect()
+        compose_binary()
+        static_busybox()
+    except (EngineUnavailableError, ToolMissingError, BusyboxMissingError) as exc:
+        engine_unusable(str(exc))
+    yield client
+    client.close()

@@ -16,7 +16,6 @@ is healthy. The test catalog uses the infrastructure class (10 s).
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import threading
@@ -35,21 +34,15 @@ from generator.cli import cli
 from generator.engine import (
     PROJECT_LABEL,
     ContainerState,
-    EngineUnavailableError,
     LoopRule,
-    compose_binary,
-    connect,
     project_containers,
 )
-from generator.errors import ToolMissingError
 from generator.model import Catalog
 from generator.stack import Backoff, Event, LogEvent, stack_services
 from generator.status import Verdict, judge
 from generator.validation import open_catalog
-from tests.conftest import BUNDLED_CATALOG
+from tests.conftest import BUNDLED_CATALOG, engine_unusable
 from tests.engine import standin
-
-REQUIRE_ENGINE = os.environ.get("FLEETFORM_REQUIRE_ENGINE") == "1"
 
 # Seed 001's log line.
 LOG_LINE = re.compile(
@@ -107,26 +100,6 @@ FAULT_KNOBS = {"broken": {"NEVER_HEALTHY": "1"}, "crashy": {"CRASH_AFTER": "1"}}
 
 def cli_run(*args: str | Path) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def _unusable(reason: str) -> None:
-    message = f"no usable Docker engine for the engine tests: {reason}"
-    if REQUIRE_ENGINE:
-        pytest.fail(f"{message} (FLEETFORM_REQUIRE_ENGINE=1)")
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[Any]:
-    """The engine of DOCKER_HOST (default socket), with Compose and a static busybox."""
-    try:
-        client = connect()
-        compose_binary()
-        standin.static_busybox()
-    except (EngineUnavailableError, ToolMissingError, FileNotFoundError) as exc:
-        _unusable(str(exc))
-    yield client
-    client.close()
 
 
 @dataclass
@@ -192,7 +165,7 @@ def _stack(
     catalog = open_catalog(catalog_path).catalog
     project = catalog.name
     if project_containers(client, project):
-        _unusable(
+        engine_unusable(
             f"project {project!r} already has containers on this engine; not touching it"
             f" (fleetform down -c {catalog_path} {profile})"
         )
@@ -202,7 +175,7 @@ def _stack(
     try:
         tags = standin.build(client, images)
     except standin.RealImageError as exc:
-        _unusable(str(exc))
+        engine_unusable(str(exc))
     events = EventLog(client, project)
     try:
         result = cli_run("up", "-c", catalog_path, profile, "--wait-timeout", str(wait_timeout))
