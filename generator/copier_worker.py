@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,31 @@ class UpdateWorker(FleetWorker):
     An update renders three times (the recorded version, the new one into the repository,
     the new one again) and clones the template five times; per process and fleet run the
     renders of each version then share one clone and one environment. The destination is a
-    real git work tree here, so Copier's own executable-bit sync to the index is kept.
+    real git work tree here, so Copier's own executable-bit sync to the index is kept, with
+    its `core.fileMode` question asked once per destination instead of once per file.
     """
 
-    _sync_git_index_executable_bit = Worker._sync_git_index_executable_bit
+    def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
+        # Copier asks git for core.fileMode once per rendered file (~70 processes per
+        # repository) and does nothing unless it is "false"; ask once per destination.
+        if self.core_file_mode == "false":
+            super()._sync_git_index_executable_bit(dst_relpath, src_mode)
+
+    @functools.cached_property
+    def core_file_mode(self) -> str:
+        """The destination's `git config core.fileMode` ("" when unset or not a git tree)."""
+        result = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(self.subproject.local_abspath),
+                "config",
+                "--type=bool",
+                "--get",
+                "core.fileMode",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return result.stdout.strip() if result.returncode == 0 else ""

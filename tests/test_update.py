@@ -250,17 +250,20 @@ def test_a_catalog_port_change_reaches_the_compose_file(fleet: Fleet, tmp_path: 
     assert row(again, MOVED) == f"{MOVED} | up to date | v2.0.0 | -"
 
 
+@pytest.mark.parametrize("file_mode", ["true", "false"])
 def test_the_shared_clones_update_exactly_as_copiers_run_update(
-    fleet: Fleet, tmp_path: Path
+    fleet: Fleet, tmp_path: Path, file_mode: str
 ) -> None:
-    """fleetform's worker shares template clones and Jinja environments between updates;
-    Copier's own `run_update` on a twin repository must give the same files and index."""
+    """fleetform's worker shares template clones and Jinja environments between updates, and
+    asks for core.fileMode once per repository; Copier's own `run_update` on a twin
+    repository must give the same files and index, whichever way git tracks file modes."""
     from copier import run_update
 
     service = "agent-router"
     assert run("generate", "-c", fleet.catalog, "-w", tmp_path / "ws", service).exit_code == 0
     repo = tmp_path / "ws" / open_catalog(fleet.catalog).catalog.services[service].repo
     init_repo(repo)
+    git(repo, "config", "core.fileMode", file_mode)
     commit_all(repo, "generated")
     replace_line(repo / MAKEFILE, (repo / MAKEFILE).read_text().split("\n")[0], OWN_LINE)
     replace_line(repo / DOCKERFILE, V1_LINE, CONFLICTING_LINE)
