@@ -77,7 +77,7 @@ def orchestrate_yaml(catalog: Catalog) -> str:
         f"    name: {_q(catalog.name + '_network')}",
         f"    driver: {_q('bridge')}",
     ]
-    volumes = sorted(sid for sid, s in compose.items() if _volume(s))
+    volumes = sorted(sid for sid, s in compose.items() if s.volume)
     if volumes:
         lines += ["", "volumes:"]
         for sid in volumes:
@@ -220,7 +220,7 @@ def _service(
     ]
     if service.env:
         lines += ["    environment:", *(f"      - {_q(name)}" for name in service.env)]
-    volume = _volume(service)
+    volume = service.volume
     if volume:
         lines += ["    volumes:", f"      - {_q(f'{service.id}-data:{volume}')}"]
     test = _health_test(service)
@@ -246,10 +246,6 @@ def _image(service: Service) -> str:
     # The tag is the one place compose interpolates: everything else had its `$` doubled.
     literal = f"{service.registry}/{service.id}:".replace("$", "$$")
     return json.dumps(f"{literal}${{{tag_variable(service.id)}:-latest}}", ensure_ascii=False)
-
-
-def _volume(service: Service) -> str | None:
-    return service.volume
 
 
 def _health_test(service: Service) -> str | None:
