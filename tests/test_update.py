@@ -21,7 +21,8 @@ from click.testing import CliRunner, Result
 from generator.answers import service_answers
 from generator.cli import cli
 from generator.fleet import MANIFEST
-from generator.update import copier_update
+from generator.render import TemplateSource, render_service
+from generator.update import copier_update, read_recorded
 from generator.validation import open_catalog
 
 from .conftest import BUNDLED_CATALOG, TEMPLATE_TAG, commit_all, git, init_repo
@@ -248,6 +249,26 @@ def test_a_catalog_port_change_reaches_the_compose_file(fleet: Fleet, tmp_path: 
     assert f" M {COMPOSE}" in git(repo, "status", "--porcelain").splitlines()
     again = run("update", "-c", catalog, "-w", fleet.workspace, MOVED)
     assert row(again, MOVED) == f"{MOVED} | up to date | v2.0.0 | -"
+
+
+def test_the_recorded_answers_render_the_repository_as_generated(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """copier update diffs the owner's repository against a render of the recorded version
+    with the answers of .copier-answers.yml (where Copier writes mapping keys sorted); that
+    render must be the generated repository byte for byte, or every update sees edits nobody
+    made and merges (or conflicts on) lines the owner never touched."""
+    services = open_catalog(fleet.catalog).catalog.services
+    for service in ("agent-router", "gov-policy-model", "mcp-model-gateway"):
+        workspace = tmp_path / service
+        assert run("generate", "-c", fleet.catalog, "-w", workspace, service).exit_code == 0
+        repo = workspace / services[service].repo
+        recorded = read_recorded(repo)
+        again = tmp_path / f"{service}-again"
+        render_service(recorded.answers, again, TemplateSource.of(recorded.src, recorded.commit))
+        generated = snapshot(repo)
+        del generated[MANIFEST]
+        assert snapshot(again) == generated, service
 
 
 @pytest.mark.parametrize("file_mode", ["true", "false"])
