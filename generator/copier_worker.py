@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from copier._main import Worker
+from copier._subproject import Subproject
 from copier._template import Template
 
 _LOCK = threading.Lock()
@@ -44,6 +45,15 @@ def release() -> None:
 atexit.register(release)
 
 
+def shared_template(url: str, ref: str | None, use_prereleases: bool = False) -> Template:
+    """The process's one clone of the template at `ref` (made on first use)."""
+    key = (url, ref)
+    with _LOCK:
+        if key not in _TEMPLATES:
+            _TEMPLATES[key] = Template(url=url, ref=ref, use_prereleases=use_prereleases)
+        return _TEMPLATES[key]
+
+
 class FleetWorker(Worker):
     """A Copier Worker whose template clone and Jinja environment outlive one render."""
 
@@ -59,13 +69,8 @@ class FleetWorker(Worker):
 
     @functools.cached_property
     def template(self) -> Template:
-        key = self._shared_key
-        with _LOCK:
-            if key not in _TEMPLATES:
-                _TEMPLATES[key] = Template(
-                    url=key[0], ref=key[1], use_prereleases=self.use_prereleases
-                )
-            return _TEMPLATES[key]
+        url, ref = self._shared_key
+        return shared_template(url, ref, self.use_prereleases)
 
     @functools.cached_property
     def jinja_env(self) -> Any:
@@ -94,6 +99,15 @@ class UpdateWorker(FleetWorker):
     its `core.fileMode` question asked once per destination instead of once per file.
     """
 
+    @functools.cached_property
+    def subproject(self) -> Subproject:
+        result = SharedSubproject(
+            local_abspath=self.dst_path.absolute(),
+            answers_relpath=self.answers_file or Path(".copier-answers.yml"),
+        )
+        self._cleanup_hooks.append(result._cleanup)
+        return result
+
     def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
         # Copier asks git for core.fileMode once per rendered file (~70 processes per
         # repository) and does nothing unless it is "false"; ask once per destination.
@@ -118,3 +132,19 @@ class UpdateWorker(FleetWorker):
             check=False,
         )
         return result.stdout.strip() if result.returncode == 0 else ""
+
+
+class SharedSubproject(Subproject):
+    """A Subproject whose recorded template is the process's shared clone of that version.
+
+    Copier's own clones the recorded version once more per repository (~20 git processes)
+    and deletes it with the subproject; the shared clone outlives it (see `release`).
+    """
+
+    @functools.cached_property
+    def template(self) -> Template | None:
+        url = self.last_answers.get("_src_path")
+        if not url:
+            return None
+        ref = self.last_answers.get("_commit")
+        return shared_template(str(url), None if ref is None else str(ref))
