@@ -210,7 +210,7 @@ def update_one(job: _Job) -> UpdateResult:
 def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResult:
     repo = job.repo
     try:
-        copier_update(repo, job.answers, ref)
+        clean_manifest = copier_update(repo, job.answers, ref)
     except UpdateFailedError as exc:
         _restore(repo)
         return UpdateResult(job.service, repo, UpdateOutcome.FAILED, version, reason=str(exc))
@@ -228,7 +228,7 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
         return UpdateResult(job.service, repo, UpdateOutcome.UP_TO_DATE, recorded.commit)
     try:
         now = read_recorded(repo)
-        write_manifest(repo, job.answers, TemplateSource(now.src, now.commit))
+        write_manifest(repo, job.answers, TemplateSource(now.src, now.commit), clean_manifest)
     except (AnswersFileError, RenderError, OSError) as exc:
         reason = f"updated, but {MANIFEST} was not rewritten: {exc}"
         return UpdateResult(job.service, repo, UpdateOutcome.FAILED, version, files, reason=reason)
@@ -236,14 +236,18 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
     return UpdateResult(job.service, repo, UpdateOutcome.UPDATED, version, files)
 
 
-def copier_update(repo: Path, answers: Answers, ref: str) -> None:
-    """`copier update` of one repository with the given answers, no questions asked."""
+def copier_update(repo: Path, answers: Answers, ref: str) -> str | None:
+    """`copier update` of one repository with the given answers, no questions asked.
+
+    Returns the manifest of the clean render of the new version Copier made on the way (None
+    if it made none), so that recording what fleetform wrote needs no render of its own.
+    """
     # Imported here: copier and jinja2 are slow to import and only updating needs them.
     from copier.errors import CopierError, CopierWarning
     from jinja2 import TemplateError
     from plumbum.commands.processes import ProcessExecutionError
 
-    from generator.copier_worker import UpdateWorker
+    from generator.copier_worker import UpdateWorker, on_new_copy
 
     failures = (
         CopierError,
@@ -253,6 +257,8 @@ def copier_update(repo: Path, answers: Answers, ref: str) -> None:
         ValueError,
         OSError,
     )
+    manifests: list[str] = []
+    hook = on_new_copy.set(lambda rendered: manifests.append(manifest_text(rendered)))
     try:
         with warnings.catch_warnings():
             # Copier warns about a dirty or untagged template on every call.
@@ -271,27 +277,37 @@ def copier_update(repo: Path, answers: Answers, ref: str) -> None:
                 worker.run_update()
     except failures as exc:
         raise UpdateFailedError(reason=f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        on_new_copy.reset(hook)
+    return manifests[-1] if manifests else None
 
 
-def write_manifest(repo: Path, answers: Answers, template: TemplateSource) -> None:
+def write_manifest(
+    repo: Path, answers: Answers, template: TemplateSource, clean: str | None = None
+) -> None:
     """Record the template's own render as what fleetform wrote, whatever the merge kept.
 
-    The digests are those of a clean render, not of the merged files: a file that still
-    carries an owner's edit is then not fleetform's, and `generate` will not overwrite it.
+    The digests are those of a clean render (`clean`, else rendered here), not of the merged
+    files: a file that still carries an owner's edit is then not fleetform's, and `generate`
+    will not overwrite it.
     """
-    staging = Path(tempfile.mkdtemp(prefix="fleetform-update-"))
-    try:
-        rendered = staging / repo.name
-        render_service(answers, rendered, template)
-        text = manifest_text(rendered)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    text = clean if clean is not None else _clean_manifest(repo, answers, template)
     target = repo / MANIFEST
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return
     staged = target.with_name(f"{target.name}.fleetform-new")
     staged.write_text(text, encoding="utf-8")
     staged.replace(target)
+
+
+def _clean_manifest(repo: Path, answers: Answers, template: TemplateSource) -> str:
+    staging = Path(tempfile.mkdtemp(prefix="fleetform-update-"))
+    try:
+        rendered = staging / repo.name
+        render_service(answers, rendered, template)
+        return manifest_text(rendered)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 # ---- reading what a repository recorded, and comparing it with the catalog
@@ -302,8 +318,8 @@ def read_recorded(repo: Path) -> Recorded:
     path = repo / ANSWERS_FILE
     try:
         # Copier writes and reads this file with PyYAML's safe loader (YAML 1.1): reading it
-        # the same way sees exactly the values Copier will see.
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # the same way (libyaml's parser, the same constructor) sees the values Copier sees.
+        data = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise AnswersFileError(path=path, reason=f"cannot be read: {exc}") from exc
     if not isinstance(data, dict):

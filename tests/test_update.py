@@ -212,6 +212,13 @@ def test_generate_takes_the_updated_files_as_fleetforms_but_not_the_owners_edits
     assert row(result, "ossa") == "ossa | unchanged | 34 unchanged"
     assert row(result, EDITED) == f"{EDITED} | refused | 1 not ours, 33 unchanged"
     assert f"{EDITED}: would overwrite files fleetform did not write: {MAKEFILE}" in result.stdout
+    # What update recorded as fleetform's is exactly what generate at v2 records.
+    preview = run("generate", "-c", catalog, "-o", tmp_path / "preview", "ossa", EDITED)
+    assert preview.exit_code == 0, preview.output
+    services = open_catalog(catalog).catalog.services
+    for sid in ("ossa", EDITED):
+        written = (tmp_path / "preview" / services[sid].repo / MANIFEST).read_text()
+        assert (fleet.repos[sid] / MANIFEST).read_text() == written, sid
 
 
 def test_a_second_update_is_already_up_to_date(fleet: Fleet) -> None:
