@@ -35,8 +35,10 @@ from copier._vcs import get_git
 _LOCK = threading.Lock()
 _TEMPLATES: dict[tuple[str, str | None], Template] = {}
 _ENVIRONMENTS: dict[tuple[str, str | None], Any] = {}
-# The temporary directory `copier update` renders the new version into, clean (Copier's
-# `TemporaryDirectory(prefix=f"{__name__}.new_copy.")` in copier/_main.py).
+# The temporary directories `copier update` renders the recorded and the new version into,
+# outside any git work tree (Copier's `TemporaryDirectory(prefix=f"{__name__}.old_copy.")`
+# and `...new_copy.` in copier/_main.py).
+_OLD_COPY_PREFIX = "copier._main.old_copy."
 _NEW_COPY_PREFIX = "copier._main.new_copy."
 # Called with that clean render of the new version while it exists (see UpdateWorker).
 on_new_copy: ContextVar[Callable[[Path], None] | None] = ContextVar("on_new_copy", default=None)
@@ -117,10 +119,13 @@ class UpdateWorker(FleetWorker):
     def run_copy(self) -> None:
         super().run_copy()
         callback = on_new_copy.get()
+        if callback is not None and self._inside(_NEW_COPY_PREFIX):
+            callback(Path(self.dst_path).absolute())
+
+    def _inside(self, *prefixes: str) -> bool:
+        """Whether the destination is (in) a directory whose name has one of the prefixes."""
         destination = Path(self.dst_path).absolute()
-        inside = [destination, *destination.parents]
-        if callback is not None and any(p.name.startswith(_NEW_COPY_PREFIX) for p in inside):
-            callback(destination)
+        return any(p.name.startswith(prefixes) for p in [destination, *destination.parents])
 
     def _git_initialize_repo(self) -> None:
         git = get_git()
@@ -144,8 +149,9 @@ class UpdateWorker(FleetWorker):
 
     def _sync_git_index_executable_bit(self, dst_relpath: Path, src_mode: int) -> None:
         # Copier asks git for core.fileMode once per rendered file (~70 processes per
-        # repository) and does nothing unless it is "false"; ask once per destination.
-        if self.core_file_mode == "false":
+        # repository) and does nothing unless it is "false"; ask once per destination, and
+        # not at all for its scratch renders (outside any git work tree: nothing to sync).
+        if not self._inside(_OLD_COPY_PREFIX, _NEW_COPY_PREFIX) and self.core_file_mode == "false":
             super()._sync_git_index_executable_bit(dst_relpath, src_mode)
 
     @functools.cached_property

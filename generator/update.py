@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -123,6 +123,8 @@ class _Job:
     answers: Answers
     repo: Path
     options: UpdateOptions
+    # Refs of a local template already resolved to commits (the target ref, every tag).
+    known: Mapping[str, str] = field(default_factory=dict)
 
 
 def update(
@@ -133,11 +135,12 @@ def update(
 ) -> UpdateReport:
     """Update the services' repositories under `options.root`; every answer is validated first."""
     services = select_services(catalog, names)
+    answers = {sid: service_answers(catalog, sid) for sid in services}
+    known = _known_revisions(options.template)
     jobs = [
-        _Job(sid, service_answers(catalog, sid), options.root / catalog.services[sid].repo, options)
+        _Job(sid, answers[sid], options.root / catalog.services[sid].repo, options, known)
         for sid in services
     ]
-    _check_target(options.template)
     results = in_parallel(update_one, jobs, options.jobs, progress)
     return UpdateReport(sorted(results, key=lambda r: r.service), options.dry_run)
 
@@ -147,13 +150,20 @@ def target_ref(template: TemplateSource) -> str:
     return template.ref or "HEAD"
 
 
-def _check_target(template: TemplateSource) -> None:
+def _known_revisions(template: TemplateSource) -> dict[str, str]:
+    """The commits of the target ref and of every tag of a local template, resolved once for
+    all repositories (they record a tag as their version); {} for a remote template."""
     path = local_template(template.src)
-    if path is not None and revision(path, target_ref(template)) is None:
+    if path is None:
+        return {}
+    ref = target_ref(template)
+    target = revision(path, ref)
+    if target is None:
         raise UsageError(
-            message=f"template {template.src}: no git revision {target_ref(template)!r}"
+            message=f"template {template.src}: no git revision {ref!r}"
             " (copier update needs a git repository with that tag, branch or commit)"
         )
+    return {**tag_commits(path), ref: target}
 
 
 def update_one(job: _Job) -> UpdateResult:
@@ -176,7 +186,7 @@ def update_one(job: _Job) -> UpdateResult:
             job.service, repo, UpdateOutcome.REFUSED, recorded.commit, reason=reason
         )
     ref = target_ref(template)
-    same = same_version(recorded.src, recorded.commit, ref)
+    same = same_version(recorded.src, recorded.commit, ref, job.known)
     answers = changed_answers(recorded, job.answers)
     if same and not answers:
         # Copier records the new version even when it leaves conflicts: they are still there.
@@ -363,17 +373,40 @@ def revision(template: Path, ref: str) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def same_version(src: str, recorded: str, ref: str) -> bool | None:
+def tag_commits(template: Path) -> dict[str, str]:
+    """Every tag of a local template that names a commit, and that commit (one git call)."""
+    fields = "%(refname)%00%(objecttype)%00%(objectname)%00%(*objecttype)%00%(*objectname)"
+    result = _git(template, "for-each-ref", f"--format={fields}", "refs/tags")
+    commits = {}
+    for line in result.stdout.splitlines() if result.returncode == 0 else []:
+        ref, kind, name, peeled_kind, peeled = line.split("\0")
+        tag = ref.removeprefix("refs/tags/")
+        # rev-parse resolves $GIT_DIR/<name> (HEAD, ORIG_HEAD...) before a tag of that name.
+        if tag.endswith("HEAD"):
+            continue
+        if peeled_kind == "commit":
+            commits[tag] = peeled
+        elif kind == "commit":
+            commits[tag] = name
+    return commits
+
+
+def same_version(
+    src: str, recorded: str, ref: str, known: Mapping[str, str] | None = None
+) -> bool | None:
     """Whether `recorded` is the commit `ref` names; None when that cannot be told offline.
 
     A remote template is compared by name only: equal names (a tag) are the same version.
+    `known`: refs of this template already resolved (see `_known_revisions`).
     """
     template = local_template(src)
     if template is None:
         return True if recorded == ref else None
     if not template.is_dir():
         return None
-    at, target = revision(template, recorded), revision(template, ref)
+    known = known or {}
+    at = known.get(recorded) or revision(template, recorded)
+    target = known.get(ref) or revision(template, ref)
     if at is None or target is None:
         return None
     return at == target
@@ -396,12 +429,14 @@ def _not_updatable(repo: Path) -> str:
     """Why `repo` cannot be updated at all, or "" (whether it is clean is checked later)."""
     if not repo.is_dir():
         return f"no repository at {repo} (fleetform generate creates it)"
-    top = _git(repo, "rev-parse", "--show-toplevel")
-    if top.returncode != 0:
+    # One call for both: exit 1 (with the top level printed) when there is no commit yet.
+    top = _git(repo, "rev-parse", "--show-toplevel", "--verify", "--quiet", "HEAD")
+    if top.returncode not in (0, 1):
         return "not a git repository (copier update needs one: git init, then commit)"
-    if Path(top.stdout.strip()).resolve() != repo.resolve():
-        return f"not a git repository of its own (it is inside {top.stdout.strip()})"
-    if _git(repo, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
+    toplevel = top.stdout.splitlines()[0] if top.stdout else ""
+    if Path(toplevel).resolve() != repo.resolve():
+        return f"not a git repository of its own (it is inside {toplevel})"
+    if top.returncode != 0:
         return "no commit yet (commit the generated files first)"
     if not (repo / ANSWERS_FILE).is_file():
         return f"no {ANSWERS_FILE}: not generated from the template"

@@ -22,7 +22,7 @@ from generator.answers import service_answers
 from generator.cli import cli
 from generator.fleet import MANIFEST
 from generator.render import TemplateSource, render_service
-from generator.update import copier_update, read_recorded
+from generator.update import copier_update, read_recorded, revision, tag_commits
 from generator.validation import open_catalog
 
 from .conftest import BUNDLED_CATALOG, TEMPLATE_TAG, commit_all, git, init_repo
@@ -322,6 +322,34 @@ def test_repositories_that_cannot_be_updated_are_refused(fleet: Fleet, tmp_path:
     assert f"workflow-engine: no repository at {missing} (fleetform generate creates it)" in (
         result.stdout
     )
+    assert run("generate", "-c", fleet.catalog, "-w", workspace, "ossa").exit_code == 0
+    init_repo(workspace / "ossa")
+    uncommitted = run("update", "-c", fleet.catalog, "-w", workspace, "ossa")
+    assert "ossa: no commit yet (commit the generated files first)" in uncommitted.stdout
+    nested = tmp_path / "nested"
+    assert run("generate", "-c", fleet.catalog, "-w", nested, "ossa").exit_code == 0
+    commit_all(init_repo(nested), "a workspace that is itself a repository")
+    inside = run("update", "-c", fleet.catalog, "-w", nested, "ossa")
+    assert f"ossa: not a git repository of its own (it is inside {nested})" in inside.stdout
     bad_ref = run("update", "-c", fleet.catalog, "-w", workspace, "--vcs-ref", "v9.9.9")
     assert bad_ref.exit_code == 2
     assert f"template {fleet.template}: no git revision 'v9.9.9'" in bad_ref.stderr
+
+
+def test_tag_commits_resolves_tags_as_rev_parse_does(tmp_path: Path) -> None:
+    """The tags update resolves once for all repositories name the commits `git rev-parse`
+    gives: lightweight and annotated tags, not a tag of a tree, not a tag rev-parse would
+    read as the repository's HEAD."""
+    repo = init_repo(tmp_path / "template")
+    (repo / "file").write_text("1\n")
+    first = commit_all(repo, "one")
+    git(repo, "tag", "light")
+    (repo / "file").write_text("2\n")
+    second = commit_all(repo, "two")
+    git(repo, "tag", "-a", "annotated", "-m", "an annotated tag")
+    git(repo, "tag", "of-a-tree", git(repo, "rev-parse", "HEAD^{tree}"))
+    git(repo, "tag", "HEAD", first)
+    assert tag_commits(repo) == {"light": first, "annotated": second}
+    for tag in ("light", "annotated"):
+        assert revision(repo, tag) == tag_commits(repo)[tag]
+    assert revision(repo, "HEAD") == second
