@@ -9,7 +9,7 @@
 #   status  say whether an engine answers and whether this script started it (exit 0 / 1).
 #   run CMD...  start, run CMD, then stop the engine only if this run started it; exits
 #           with CMD's status. If no engine can be started, CMD still runs (the engine tests
-#           then skip, or fail under FLEETFORM_REQUIRE_ENGINE=1).
+#           then fail, or skip under FLEETFORM_REQUIRE_ENGINE=0).
 #
 # Environment: FLEETFORM_ENGINE_STATE (pid and log files, default /tmp/fleetform-engine),
 # FLEETFORM_ENGINE_TIMEOUT (seconds to wait for the engine, default 60),

@@ -3,8 +3,8 @@ binary, running the generated orchestration file unmodified with stand-in images
 (tests/engine/). No mocks: what is asserted is what the engine reports.
 
 The engine tests are marked `engine`. A session fixture checks the engine: when none
-answers they are skipped with the reason, or fail when FLEETFORM_REQUIRE_ENGINE=1 (CI, where
-`scripts/engine.sh start` runs first). The tests below the engine ones need no engine: the
+answers they fail with the reason (`make test` starts one first), or are skipped when
+FLEETFORM_REQUIRE_ENGINE=0. The tests below the engine ones need no engine: the
 matrix rules on hand-made container states, the backoff, the log line, the exit codes.
 
 Timing: the bundled `minimal` profile takes about 2 minutes, because ossa and agent-buildkit

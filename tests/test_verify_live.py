@@ -3,8 +3,8 @@ generated Dockerfile built on stand-in bases, the generated compose file run unm
 generated health-check.sh run on this machine. No mocks: what is asserted is what the engine
 and the scripts report.
 
-The engine tests share the `engine` fixture of tests/conftest.py (skipped without an engine,
-failed when FLEETFORM_REQUIRE_ENGINE=1). Timing: the services of the test catalog have the
+The engine tests share the `engine` fixture of tests/conftest.py (failed without an engine,
+skipped when FLEETFORM_REQUIRE_ENGINE=0). Timing: the services of the test catalog have the
 infrastructure health class (a 10 s interval). With the default application class (60 s) a
 service is healthy only a minute after it starts, since Docker 20.10 runs the first probe one
 interval after start and knows no `start_interval`: the class is a catalog setting, so the
@@ -103,7 +103,11 @@ def _project_resources(client: Any, prefix: str) -> list[str]:
 def clean_engine(engine: Any) -> Iterator[Any]:
     """The engine, checked to hold nothing the tests below create, before and after."""
     if image_kind(engine, NODE_BASE) == "real" or image_kind(engine, PYTHON_BASE) == "real":
-        pytest.skip("this engine has a real node or python base image: no stand-in is built")
+        pytest.skip(
+            f"this engine holds a real {NODE_BASE} or {PYTHON_BASE} image, which verify --live"
+            " builds on as it is; these tests pin the behaviour of the stand-in bases (run them"
+            " on an engine without those images, as CI's is)"
+        )
     assert _project_resources(engine, "fleetform-verify-") == []
     yield engine
     assert _project_resources(engine, "fleetform-verify-") == []
