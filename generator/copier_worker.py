@@ -119,13 +119,19 @@ class UpdateWorker(FleetWorker):
     def run_copy(self) -> None:
         super().run_copy()
         callback = on_new_copy.get()
-        if callback is not None and self._inside(_NEW_COPY_PREFIX):
+        if callback is not None and self.scratch_render == _NEW_COPY_PREFIX:
             callback(Path(self.dst_path).absolute())
 
-    def _inside(self, *prefixes: str) -> bool:
-        """Whether the destination is (in) a directory whose name has one of the prefixes."""
+    @functools.cached_property
+    def scratch_render(self) -> str | None:
+        """Which of copier update's scratch renders the destination is in (its directory
+        prefix), None for the repository itself."""
         destination = Path(self.dst_path).absolute()
-        return any(p.name.startswith(prefixes) for p in [destination, *destination.parents])
+        for directory in [destination, *destination.parents]:
+            for prefix in (_OLD_COPY_PREFIX, _NEW_COPY_PREFIX):
+                if directory.name.startswith(prefix):
+                    return prefix
+        return None
 
     def _git_initialize_repo(self) -> None:
         git = get_git()
@@ -151,7 +157,7 @@ class UpdateWorker(FleetWorker):
         # Copier asks git for core.fileMode once per rendered file (~70 processes per
         # repository) and does nothing unless it is "false"; ask once per destination, and
         # not at all for its scratch renders (outside any git work tree: nothing to sync).
-        if not self._inside(_OLD_COPY_PREFIX, _NEW_COPY_PREFIX) and self.core_file_mode == "false":
+        if self.scratch_render is None and self.core_file_mode == "false":
             super()._sync_git_index_executable_bit(dst_relpath, src_mode)
 
     @functools.cached_property

@@ -17,9 +17,7 @@ cheap. A failed update puts the repository back to its HEAD: it was clean before
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ from generator.errors import FleetformError, UsageError
 from generator.fleet import MANIFEST, manifest_text, select_services
 from generator.model import Catalog
 from generator.parallel import in_parallel
-from generator.render import RenderError, TemplateSource, render_service
+from generator.render import TemplateSource
 
 ANSWERS_FILE = ".copier-answers.yml"
 # `git status` codes of a path whose merge is unresolved.
@@ -220,7 +218,7 @@ def update_one(job: _Job) -> UpdateResult:
 def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResult:
     repo = job.repo
     try:
-        clean_manifest = copier_update(repo, job.answers, ref)
+        manifest = copier_update(repo, job.answers, ref)
     except UpdateFailedError as exc:
         _restore(repo)
         return UpdateResult(job.service, repo, UpdateOutcome.FAILED, version, reason=str(exc))
@@ -237,20 +235,19 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
     if not files:
         return UpdateResult(job.service, repo, UpdateOutcome.UP_TO_DATE, recorded.commit)
     try:
-        now = read_recorded(repo)
-        write_manifest(repo, job.answers, TemplateSource(now.src, now.commit), clean_manifest)
-    except (AnswersFileError, RenderError, OSError) as exc:
+        if write_manifest(repo, manifest) and MANIFEST not in files:
+            files = tuple(sorted((*files, MANIFEST)))
+    except OSError as exc:
         reason = f"updated, but {MANIFEST} was not rewritten: {exc}"
         return UpdateResult(job.service, repo, UpdateOutcome.FAILED, version, files, reason=reason)
-    files = tuple(path for _, path in _status(repo))
     return UpdateResult(job.service, repo, UpdateOutcome.UPDATED, version, files)
 
 
-def copier_update(repo: Path, answers: Answers, ref: str) -> str | None:
+def copier_update(repo: Path, answers: Answers, ref: str) -> str:
     """`copier update` of one repository with the given answers, no questions asked.
 
-    Returns the manifest of the clean render of the new version Copier made on the way (None
-    if it made none), so that recording what fleetform wrote needs no render of its own.
+    Returns the manifest of the clean render of the new version Copier makes on the way, so
+    that recording what fleetform wrote needs no render of its own.
     """
     # Imported here: copier and jinja2 are slow to import and only updating needs them.
     from copier.errors import CopierError, CopierWarning
@@ -289,35 +286,26 @@ def copier_update(repo: Path, answers: Answers, ref: str) -> str | None:
         raise UpdateFailedError(reason=f"{type(exc).__name__}: {exc}") from exc
     finally:
         on_new_copy.reset(hook)
-    return manifests[-1] if manifests else None
+    if not manifests:
+        # Only if Copier's update stopped rendering into `copier._main.new_copy.*`.
+        raise UpdateFailedError(reason="Copier made no clean render of the new version")
+    return manifests[-1]
 
 
-def write_manifest(
-    repo: Path, answers: Answers, template: TemplateSource, clean: str | None = None
-) -> None:
-    """Record the template's own render as what fleetform wrote, whatever the merge kept.
+def write_manifest(repo: Path, text: str) -> bool:
+    """Record the template's own render as what fleetform wrote, whatever the merge kept;
+    whether the file changed (it was committed before the update, so it now shows as changed).
 
-    The digests are those of a clean render (`clean`, else rendered here), not of the merged
-    files: a file that still carries an owner's edit is then not fleetform's, and `generate`
-    will not overwrite it.
+    The digests are those of a clean render, not of the merged files: a file that still
+    carries an owner's edit is then not fleetform's, and `generate` will not overwrite it.
     """
-    text = clean if clean is not None else _clean_manifest(repo, answers, template)
     target = repo / MANIFEST
     if target.is_file() and target.read_text(encoding="utf-8") == text:
-        return
+        return False
     staged = target.with_name(f"{target.name}.fleetform-new")
     staged.write_text(text, encoding="utf-8")
     staged.replace(target)
-
-
-def _clean_manifest(repo: Path, answers: Answers, template: TemplateSource) -> str:
-    staging = Path(tempfile.mkdtemp(prefix="fleetform-update-"))
-    try:
-        rendered = staging / repo.name
-        render_service(answers, rendered, template)
-        return manifest_text(rendered)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return True
 
 
 # ---- reading what a repository recorded, and comparing it with the catalog
