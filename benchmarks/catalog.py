@@ -19,8 +19,8 @@ from pathlib import Path
 import yaml
 from ruamel.yaml import YAML
 
-from generator.ports import check_ports
-from generator.validation import open_catalog, validate
+from generator.catalog.ports import check_ports
+from generator.catalog.validation import open_catalog, validate
 
 GROUP_SIZE = 100
 

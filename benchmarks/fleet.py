@@ -23,8 +23,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
-from generator.answers import service_answers
-from generator.validation import open_catalog
+from generator.catalog.validation import open_catalog
+from generator.fleet.answers import service_answers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from catalog import synthetic_catalog

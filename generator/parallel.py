@@ -1,7 +1,7 @@
 """Run one job per service in worker processes: results in order, template clones cleaned.
 
 Each process keeps its template clone and Jinja environment for the whole run
-(`generator.copier_worker`); they are released when the run ends.
+(`generator.fleet.copier_worker`); they are released when the run ends.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def in_parallel(
 
 def _release_clones() -> None:
     # Only if rendering happened in this process: importing copier just to release is slow.
-    module = sys.modules.get("generator.copier_worker")
+    module = sys.modules.get("generator.fleet.copier_worker")
     if module is not None:
         module.release()
 

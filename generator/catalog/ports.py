@@ -1,0 +1,419 @@
+"""The port registry: conflicts, ranges and allocation across the catalog and compose files."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.catalog.model import Catalog, Group, Service
+from generator.errors import (
+    InputError,
+    Location,
+    Problem,
+    RangeFullError,
+    Severity,
+    UsageError,
+    show,
+)
+from generator.yamlfile import YamlDocument, load_file, locate
+
+
+@dataclass(frozen=True)
+class PortClaim:
+    """One host port someone publishes: a catalog service or a compose file's service."""
+
+    port: int
+    protocol: str
+    owner: str
+    label: str
+    location: Location
+    catalog_service: str | None = None
+    from_compose: bool = False
+
+    def describe(self) -> str:
+        return f"{self.label} ({self.location})"
+
+
+@dataclass(frozen=True)
+class PortReport:
+    problems: list[Problem]
+    claims: list[PortClaim] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity is Severity.ERROR]
+
+
+# ------------------------------------------------------------------ catalog
+
+
+def catalog_claims(catalog: Catalog) -> list[PortClaim]:
+    claims = []
+    for service in catalog.services.values():
+        for port in service.ports:
+            label = service.id if port is service.port else f"{service.id}/{port.name}"
+            claims.append(
+                PortClaim(port.port, port.protocol, service.id, label, port.location, service.id)
+            )
+    return claims
+
+
+def _range_problems(catalog: Catalog) -> Iterator[Problem]:
+    for service in catalog.services.values():
+        group = catalog.groups.get(service.group)
+        if group is None:
+            continue
+        outside = [p for p in service.ports if p.port not in group.ports]
+        if outside and service.port_exception:
+            continue
+        for port in outside:
+            yield Problem(
+                port.location,
+                f"port {port.port} of {service.id!r} is outside the range {group.ports} of group"
+                f" {group.id!r}{_inside_other(catalog, port.port)}; move it into the range or"
+                ' explain with port_exception: "<reason>"',
+            )
+        if not outside and service.port_exception:
+            yield Problem(
+                service.where("port_exception"),
+                f"{service.id!r} has a port_exception but all its ports are inside the range"
+                f" {group.ports} of group {group.id!r}",
+                Severity.WARNING,
+            )
+
+
+def _inside_other(catalog: Catalog, port: int) -> str:
+    """Where a stray port lands instead: inside another group's block is the worse case."""
+    for group in catalog.groups.values():
+        if port in group.ports:
+            return f" and inside the range {group.ports} of group {group.id!r}"
+    return ""
+
+
+def _overlap_problems(catalog: Catalog) -> Iterator[Problem]:
+    groups = sorted(catalog.groups.values(), key=lambda g: g.ports_location)
+    for index, group in enumerate(groups):
+        for earlier in groups[:index]:
+            if group.ports.overlaps(earlier.ports):
+                yield Problem(
+                    group.ports_location,
+                    f"group {group.id!r} range {group.ports} overlaps group {earlier.id!r}"
+                    f" range {earlier.ports} ({earlier.ports_location})",
+                )
+
+
+def _conflict_problems(claims: Iterable[PortClaim]) -> Iterator[Problem]:
+    by_port: dict[tuple[int, str], list[PortClaim]] = defaultdict(list)
+    for claim in claims:
+        by_port[(claim.port, claim.protocol)].append(claim)
+    for (port, protocol), parties in sorted(by_port.items()):
+        owners = {c.owner for c in parties}
+        if len(owners) < 2:
+            continue
+        # Catalog first, then compose files: the problem is shown where the newcomer is.
+        parties = sorted(parties, key=lambda c: (c.from_compose, c.location))
+        second = next(c for c in parties if c.owner != parties[0].owner)
+        names = ", ".join(c.describe() for c in parties)
+        yield Problem(second.location, f"port {port}/{protocol} is claimed more than once: {names}")
+
+
+# ------------------------------------------------------------------ compose files
+
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+class _UnresolvedVariableError(Exception):
+    pass
+
+
+def interpolate(text: str) -> str:
+    """Compose's `${VAR:-default}` interpolation with defaults only, never the environment.
+
+    The registry must give the same answer on every machine, so a variable without a default
+    cannot be resolved and the caller reports it.
+    """
+
+    def substitute(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        if match["op"] in (":-", "-"):
+            return match["default"] or ""
+        raise _UnresolvedVariableError(match["braced"] or match["bare"])
+
+    return _VARIABLE.sub(substitute, text)
+
+
+_SHORT = re.compile(
+    r"^(?:(?P<ip>\[[^\]]*\]|[0-9]+(?:\.[0-9]+){3}):)?(?:(?P<host>[0-9]*(?:-[0-9]+)?):)?"
+    r"(?P<container>[0-9]+(?:-[0-9]+)?)(?:/(?P<protocol>tcp|udp|sctp))?$"
+)
+
+
+def _expand(text: str) -> list[int]:
+    low, _, high = text.partition("-")
+    first = int(low)
+    last = int(high) if high else first
+    return list(range(first, last + 1))
+
+
+class _ComposeReader:
+    def __init__(self, document: YamlDocument, catalog: Catalog) -> None:
+        self.document = document
+        self.catalog = catalog
+        self.claims: list[PortClaim] = []
+        self.problems: list[Problem] = []
+
+    def at(self, *path: Any) -> Location:
+        line, col = locate(self.document.tree, list(path))
+        return Location(str(self.document.path), line, col)
+
+    def read(self) -> None:
+        services = (
+            self.document.data.get("services") if isinstance(self.document.data, dict) else None
+        )
+        if not isinstance(services, dict):
+            raise InputError.at(
+                path=self.document.path,
+                line=1,
+                col=1,
+                message="not a compose file: no 'services' mapping",
+            )
+        for name, spec in services.items():
+            ports = spec.get("ports", []) if isinstance(spec, dict) else []
+            if not isinstance(ports, list):
+                self.problems.append(
+                    Problem(
+                        self.at("services", name, "ports"),
+                        f"service {name!r}: 'ports' must be a list",
+                    )
+                )
+                continue
+            for index, entry in enumerate(ports):
+                self.entry(str(name), index, entry)
+
+    def entry(self, name: str, index: int, entry: Any) -> None:
+        where = self.at("services", name, "ports", index)
+        try:
+            published = self.published(entry)
+        except _UnresolvedVariableError as exc:
+            self.problems.append(
+                Problem(
+                    where,
+                    f"service {name!r}: cannot resolve ${{{exc}}} without a default;"
+                    f" write ${{{exc}:-PORT}}",
+                    Severity.WARNING,
+                )
+            )
+            return
+        except ValueError as exc:
+            self.problems.append(Problem(where, f"service {name!r}: {exc}"))
+            return
+        owner = name if name in self.catalog.services else f"{self.document.path}:{name}"
+        service = self.catalog.services.get(name)
+        for port, protocol in published:
+            if not 1 <= port <= 65535:
+                self.problems.append(
+                    Problem(where, f"service {name!r}: port {port} is out of range 1-65535")
+                )
+                continue
+            self.claims.append(
+                PortClaim(
+                    port,
+                    protocol,
+                    owner,
+                    name,
+                    where,
+                    service.id if service else None,
+                    from_compose=True,
+                )
+            )
+
+    def published(self, entry: Any) -> list[tuple[int, str]]:
+        if isinstance(entry, bool):
+            raise ValueError(f"port entry {show(entry)} is not a port")
+        if isinstance(entry, int):
+            return []  # container port only: Docker picks a random host port
+        if isinstance(entry, dict):
+            return self.long_form(entry)
+        if isinstance(entry, str):
+            return self.short_form(entry)
+        raise ValueError(f"port entry {show(entry)} is not a port")
+
+    def long_form(self, entry: dict[str, Any]) -> list[tuple[int, str]]:
+        published = entry.get("published")
+        protocol = str(entry.get("protocol", "tcp"))
+        if published in (None, ""):
+            return []
+        text = interpolate(str(published)).strip()
+        if not re.fullmatch(r"[0-9]+(-[0-9]+)?", text):
+            raise ValueError(f"cannot read published port {published!r}")
+        return [(p, protocol) for p in _expand(text)]
+
+    def short_form(self, entry: str) -> list[tuple[int, str]]:
+        text = interpolate(entry).strip()
+        match = _SHORT.match(text)
+        if match is None:
+            raise ValueError(f"cannot read port mapping {entry!r}")
+        host = match["host"]
+        if not host:
+            return []
+        protocol = match["protocol"] or "tcp"
+        return [(p, protocol) for p in _expand(host)]
+
+
+def compose_claims(path: Path, catalog: Catalog) -> tuple[list[PortClaim], list[Problem]]:
+    reader = _ComposeReader(load_file(path), catalog)
+    reader.read()
+    return reader.claims, reader.problems
+
+
+def _compose_against_catalog(claims: list[PortClaim], catalog: Catalog) -> Iterator[Problem]:
+    """A catalogued service's compose entry must publish its catalog port and no other."""
+    by_service: dict[tuple[str, str], list[PortClaim]] = defaultdict(list)
+    for claim in claims:
+        if claim.catalog_service:
+            by_service[(claim.catalog_service, claim.location.path)].append(claim)
+    for (sid, _path), published in sorted(by_service.items()):
+        service = catalog.services[sid]
+        allowed = {(p.port, p.protocol) for p in service.ports}
+        wanted = ", ".join(f"{p.port}/{p.protocol}" for p in service.ports)
+        strays = [c for c in published if (c.port, c.protocol) not in allowed]
+        for claim in strays:
+            yield Problem(
+                claim.location,
+                f"service {sid!r} publishes {claim.port}/{claim.protocol} but the catalog"
+                f" gives it {wanted} ({service.port.location})",
+            )
+        primary = (service.port.port, service.port.protocol)
+        if not strays and primary not in {(c.port, c.protocol) for c in published}:
+            yield Problem(
+                published[0].location,
+                f"service {sid!r} does not publish its catalog port"
+                f" {service.port.port}/{service.port.protocol} ({service.port.location})",
+            )
+
+
+# ------------------------------------------------------------------ entry points
+
+
+def check_ports(catalog: Catalog, compose_files: Iterable[Path] = ()) -> PortReport:
+    """Every port problem of the catalog and of the given compose files, sorted by position."""
+    claims = catalog_claims(catalog)
+    problems = [*_range_problems(catalog), *_overlap_problems(catalog)]
+    compose: list[PortClaim] = []
+    for path in compose_files:
+        found, trouble = compose_claims(path, catalog)
+        compose.extend(found)
+        problems.extend(trouble)
+    problems.extend(_compose_against_catalog(compose, catalog))
+    # A catalogued service's own compose entry is the same claim as its catalog entry; drop it
+    # from conflict detection when it agrees, so only real collisions remain.
+    agreeing = {(c.port, c.protocol, c.owner) for c in claims}
+    compose_only = [c for c in compose if (c.port, c.protocol, c.owner) not in agreeing]
+    problems.extend(_conflict_problems([*claims, *compose_only]))
+    return PortReport(problems=sorted(problems), claims=[*claims, *compose])
+
+
+def used_ports(catalog: Catalog) -> set[int]:
+    return {claim.port for claim in catalog_claims(catalog)}
+
+
+def allocate(catalog: Catalog, group_id: str) -> int:
+    """The lowest port of the group's range that no catalog service uses, in any protocol."""
+    group = _group(catalog, group_id)
+    used = used_ports(catalog)
+    for port in range(group.ports.low, group.ports.high + 1):
+        if port not in used:
+            return port
+    raise RangeFullError(group=group.id, ports=str(group.ports))
+
+
+def _group(catalog: Catalog, group_id: str) -> Group:
+    group = catalog.groups.get(group_id)
+    if group is None:
+        raise UsageError(
+            message=f"unknown group {group_id!r} (groups: {', '.join(sorted(catalog.groups))})"
+        )
+    return group
+
+
+# ------------------------------------------------------------------ the table
+
+
+def port_table(catalog: Catalog) -> str:
+    """PORT_ALLOCATION.md: every port by group, with exceptions and their reasons."""
+    lines = [
+        f"# Port allocation: {catalog.name}",
+        "",
+        f"Generated by `fleetform ports table` from `{catalog.path.name}`; edit the catalog, not"
+        " this file.",
+        "",
+        "| Group | Cluster | Range | Used | Free |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    used = used_ports(catalog)
+    for group in sorted(catalog.groups.values(), key=lambda g: g.ports.low):
+        size = group.ports.high - group.ports.low + 1
+        taken = sum(1 for p in used if p in group.ports)
+        lines.append(
+            f"| {group.id} | {group.cluster.value} | {group.ports} | {taken} | {size - taken} |"
+        )
+    for group in sorted(catalog.groups.values(), key=lambda g: g.ports.low):
+        lines.extend(_group_section(catalog, group))
+    exceptions = [s for s in catalog.services.values() if s.port_exception]
+    if exceptions:
+        lines += [
+            "",
+            "## Exceptions",
+            "",
+            "| Port | Service | Group range | Reason |",
+            "| --- | --- | --- | --- |",
+        ]
+        for service in sorted(exceptions, key=lambda s: s.port.port):
+            ports = ", ".join(str(p.port) for p in service.ports)
+            reason = _cell(service.port_exception or "")
+            group = catalog.groups[service.group]
+            lines.append(f"| {ports} | {service.id} | {group.ports} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def _group_section(catalog: Catalog, group: Group) -> list[str]:
+    members: list[Service] = [s for s in catalog.services.values() if s.group == group.id]
+    title = f"## {group.id} ({group.cluster.value} cluster, {group.ports})"
+    lines = ["", title, ""]
+    if group.description:
+        lines += [_cell(group.description), ""]
+    lines += [
+        "| Port | Protocol | Service | Runtime | Container port | Note |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    rows = []
+    for service in members:
+        for port in service.ports:
+            note = port.name if port is not service.port else ""
+            if port.port not in group.ports:
+                note = (note + " " if note else "") + "exception"
+            rows.append(
+                (
+                    port.port,
+                    port.protocol,
+                    service.id,
+                    service.runtime.value,
+                    port.container_port,
+                    note,
+                )
+            )
+    for row in sorted(rows):
+        lines.append("| " + " | ".join(str(cell) for cell in row) + " |")
+    return lines
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

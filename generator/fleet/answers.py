@@ -1,0 +1,160 @@
+"""The one mapping from a catalog service to the Copier answers of its repository.
+
+The answers contract is `schemas/service.schema.json` (the questions of `copier.yml`); every
+answer set is validated against it before Copier sees it, so a bad value is reported at its
+place in the catalog and nothing is rendered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from generator.catalog.graph import start_order, transitive
+from generator.catalog.load import describe_schema_error, schema_validator
+from generator.catalog.model import Catalog, Runtime, Service
+from generator.errors import InputError, Problem, UsageError
+
+Answers = dict[str, Any]
+
+# Which catalog key an answer comes from, so an answer problem points at the user's line.
+_ANSWER_SOURCES = {
+    "service_name": "",
+    "description": "description",
+    "owner": "owner",
+    "registry": "registry",
+    "port": "port",
+    "container_port": "container_port",
+    "extra_ports": "extra_ports",
+    "health_path": "health",
+    "volume": "volume",
+    "env": "env",
+    "autoscaling": "autoscaling",
+}
+
+
+def service_answers(catalog: Catalog, service_id: str) -> Answers:
+    """The validated Copier answers of one generated service."""
+    service = _generated(catalog, service_id)
+    answers = _answers(catalog, service)
+    problems = answer_problems(service, answers)
+    if problems:
+        raise InputError(problems=problems)
+    return answers
+
+
+def answers_yaml(answers: Answers) -> str:
+    """Answers as a YAML document that `copier copy --data-file` reads back unchanged."""
+    return yaml.safe_dump(answers, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def _generated(catalog: Catalog, service_id: str) -> Service:
+    service = catalog.services.get(service_id)
+    if service is None:
+        raise UsageError(message=f"unknown service {service_id!r}")
+    if not service.runtime.generated:
+        raise UsageError(
+            message=f"service {service_id!r} is an {service.runtime.value} service:"
+            " fleetform catalogues it but does not generate a repository for it"
+        )
+    return service
+
+
+def _answers(catalog: Catalog, service: Service) -> Answers:
+    local, external = _dependency_closure(catalog, service)
+    return {
+        "service_name": service.id,
+        "platform": catalog.name,
+        "description": service.description,
+        "group": service.group,
+        "cluster": catalog.groups[service.group].cluster.value,
+        "runtime": service.runtime.value,
+        "owner": service.owner,
+        "registry": service.registry,
+        "port": service.port.port,
+        "container_port": service.port.container_port,
+        "protocol": service.port.protocol,
+        "extra_ports": [
+            {
+                "name": p.name,
+                "port": p.port,
+                "container_port": p.container_port,
+                "protocol": p.protocol,
+            }
+            for p in service.extra_ports
+        ],
+        "dependencies": [_dependency(catalog.services[name], local) for name in local],
+        "direct_dependencies": [d.name for d in service.depends_on if d.name in local],
+        "external_dependencies": external,
+        "resources": service.resources.value,
+        "gpu": service.gpu,
+        "health_path": service.health.path,
+        "health_class": service.health.health_class.value,
+        "volume": service.volume or "",
+        "env": list(service.env),
+        "autoscaling": {
+            "enabled": service.autoscaling.enabled,
+            "min": service.autoscaling.min,
+            "max": service.autoscaling.max,
+            "cpu": service.autoscaling.cpu,
+            "memory": service.autoscaling.memory,
+        },
+        "environments": list(service.environments),
+    }
+
+
+def _dependency_closure(catalog: Catalog, service: Service) -> tuple[list[str], list[str]]:
+    """Services to run locally with this one (deepest first), and DDEV-managed ones.
+
+    DDEV services are started by DDEV, not by the compose file, so the walk stops at them.
+    """
+    edges = {
+        sid: [d.name for d in s.depends_on if catalog.services[d.name].runtime is not Runtime.DDEV]
+        for sid, s in catalog.services.items()
+    }
+    needed = transitive(edges, [service.id]) - {service.id}
+    local = [name for name in start_order({n: edges[n] for n in needed}) if name in needed]
+    external = sorted(
+        {
+            d.name
+            for sid in (service.id, *needed)
+            for d in catalog.services[sid].depends_on
+            if catalog.services[d.name].runtime is Runtime.DDEV
+        }
+    )
+    return local, external
+
+
+def _dependency(service: Service, local: list[str]) -> Answers:
+    generated = service.runtime.generated
+    image = service.image if service.image else f"{service.registry}/{service.id}:latest"
+    return {
+        "name": service.id,
+        "runtime": service.runtime.value,
+        "image": image,
+        "container_port": service.port.container_port,
+        "port": service.port.port,
+        "health_path": service.health.path,
+        "health_test": [] if generated else list(service.health.command),
+        "health_class": service.health.health_class.value,
+        "volume": service.volume or "",
+        "env": list(service.env),
+        "depends_on": [d.name for d in service.depends_on if d.name in local],
+        "gpu": service.gpu,
+        "resources": service.resources.value,
+        "command": list(service.command),
+    }
+
+
+def answer_problems(service: Service, answers: Answers) -> list[Problem]:
+    """Every way the answers break the template's contract, placed at the catalog's key."""
+    problems = []
+    for error in schema_validator("service.schema.json").iter_errors(answers):
+        path = list(error.absolute_path)
+        answer = str(path[0]) if path else ""
+        where = service.where(_ANSWER_SOURCES.get(answer, ""))
+        dotted = ".".join(str(step) for step in path) or "answers"
+        message = describe_schema_error(error)
+        problems.append(Problem(where, f"service {service.id!r}: answer {dotted}: {message}"))
+    return sorted(set(problems))

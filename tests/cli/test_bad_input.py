@@ -1,0 +1,507 @@
+# ruff: noqa: E501  (the expected lines are fleetform's exact output; wrapping them would hide it)
+"""Bad catalogs: every one is refused with its exact problems, positions and exit code.
+
+The inputs are `tests/corpus/catalog/<case>.yaml`, plus the few built here because a file
+would not sit well in the repository (1 MB of junk, NUL bytes, non-UTF-8, an alias bomb, a
+missing file, a directory). `CASES` says what each must print: one line per problem,
+`PATH:LINE:COL: SEVERITY: MESSAGE` with PATH as given on the command line, followed by the
+`validate` summary when the catalog could be read (exit 0 or 1).
+
+Every case runs from a copy of the corpus in tmp_path, which must come out untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from generator.catalog.validation import open_catalog
+from tests.helpers import CORPUS as CORPUS_ROOT
+from tests.helpers import fleetform
+
+CORPUS = CORPUS_ROOT / "catalog"
+
+OK, PROBLEMS, BAD_INPUT = 0, 1, 2
+
+# The DNS-1123 message is long; spelt once here so the table stays readable.
+DNS = "(lower-case letters, digits and '-', at most 63, starting and ending alphanumeric)"
+OUTSIDE = 'move it into the range or explain with port_exception: "<reason>"'
+
+# case -> (exit code, every problem line in order). The `validate` summary is derived.
+CASES: dict[str, tuple[int, list[str]]] = {
+    # ------------------------------------------------------------- schema
+    "unknown_top_level_key": (BAD_INPUT, [
+        "unknown_top_level_key.yaml:13:1: error: catalog: unknown key 'profile'; did you mean 'profiles'?",
+    ]),
+    "unknown_service_key": (BAD_INPUT, [
+        "unknown_service_key.yaml:17:5: error: services.worker: unknown key 'dependson'; did you mean 'depends_on'?",
+    ]),
+    "missing_port": (BAD_INPUT, [
+        "missing_port.yaml:9:3: error: services.api: 'port' is a required key",
+    ]),
+    "port_not_an_integer": (BAD_INPUT, [
+        "port_not_an_integer.yaml:12:11: error: services.api.port: must be an integer, got 'eighty'",
+    ]),
+    "port_above_65535": (BAD_INPUT, [
+        "port_above_65535.yaml:12:11: error: services.api.port: 70000 is out of range (maximum 65535)",
+    ]),
+    "port_zero": (BAD_INPUT, [
+        "port_zero.yaml:12:11: error: services.api.port: 0 is out of range (minimum 1)",
+    ]),
+    "runtime_unknown": (BAD_INPUT, [
+        "runtime_unknown.yaml:11:14: error: services.api.runtime: must be one of node, python, model, image, ddev, got 'java'",
+    ]),
+    "cluster_unknown": (BAD_INPUT, [
+        "cluster_unknown.yaml:7:14: error: groups.apps.cluster: must be one of core, services, models, got 'edge'",
+    ]),
+    "service_id_not_dns_label": (BAD_INPUT, [
+        f"service_id_not_dns_label.yaml:13:3: error: services: 'Agent_Chat' is not a DNS-1123 label {DNS}",
+    ]),
+    "group_id_too_long": (BAD_INPUT, [
+        f"group_id_too_long.yaml:8:3: error: groups: '{'a' * 64}' is 64 characters; a DNS-1123 label has at most 63",
+    ]),
+    "version_2": (BAD_INPUT, [
+        "version_2.yaml:2:10: error: version: must be 1, got 2",
+    ]),
+    "missing_groups": (BAD_INPUT, [
+        "missing_groups.yaml:2:1: error: catalog: 'groups' is a required key",
+    ]),
+    "services_empty": (BAD_INPUT, [
+        "services_empty.yaml:8:11: error: services: must not be empty",
+    ]),
+    # `services:` and nothing after it is YAML's null: say so in YAML's words, not Python's.
+    "services_null": (BAD_INPUT, [
+        "services_null.yaml:8:10: error: services: must be a mapping, got null",
+    ]),
+    "group_range_dots": (BAD_INPUT, [
+        "group_range_dots.yaml:6:12: error: groups.apps.ports: '3000..3099' is not a port range LOW-HIGH such as \"3000-3099\"",
+    ]),
+    "extra_port_without_name": (BAD_INPUT, [
+        "extra_port_without_name.yaml:14:9: error: services.api.extra_ports[0]: 'name' is a required key",
+    ]),
+    # The message must say what a valid reference looks like, not describe the field.
+    "image_reference_invalid": (BAD_INPUT, [
+        "image_reference_invalid.yaml:12:12: error: services.db.image: 'postgres 15' is not a valid image reference: NAME[:TAG][@sha256:DIGEST] in lower case, e.g. postgres:15-alpine",
+    ]),
+    "repo_parent_dir": (BAD_INPUT, [
+        "repo_parent_dir.yaml:13:11: error: services.api.repo: '../elsewhere/api' is not a relative path inside the workspace (no leading '/', no '.' or '..' parts)",
+    ]),
+    # YAML 1.2 core schema: an unquoted date is text, so it is a valid description.
+    "timestamp_for_string": (OK, []),
+    # A float is no port, even 3000.0: the schema says so, not the range check.
+    "port_float": (BAD_INPUT, [
+        "port_float.yaml:12:11: error: services.api.port: must be an integer, got 3000.0",
+    ]),
+    "many_errors": (BAD_INPUT, [
+        "many_errors.yaml:11:14: error: services.api.runtime: must be one of node, python, model, image, ddev, got 'java'",
+        "many_errors.yaml:12:11: error: services.api.port: 70000 is out of range (maximum 65535)",
+        "many_errors.yaml:13:3: error: services.worker: 'runtime' is a required key",
+        "many_errors.yaml:16:5: error: services.worker: unknown key 'dependson'; did you mean 'depends_on'?",
+    ]),
+    # ------------------------------------------------------------- semantics
+    "unknown_group": (BAD_INPUT, [
+        "unknown_group.yaml:13:5: error: service 'api': unknown group 'app' (groups: apps, data)",
+    ]),
+    "unknown_dependency": (BAD_INPUT, [
+        "unknown_dependency.yaml:17:23: error: service 'worker': unknown dependency 'postgres'",
+    ]),
+    "unknown_profile_members": (BAD_INPUT, [
+        "unknown_profile_members.yaml:17:21: error: profile 'development': unknown service 'web'",
+        "unknown_profile_members.yaml:18:20: error: profile 'development': unknown group 'models'",
+        "unknown_profile_members.yaml:19:24: error: profile 'development': unknown profile 'base'",
+    ]),
+    "service_unknown_profile": (BAD_INPUT, [
+        "service_unknown_profile.yaml:13:5: error: service 'api': unknown profile 'full'",
+    ]),
+    "self_dependency": (BAD_INPUT, [
+        "self_dependency.yaml:13:18: error: service 'api' depends on itself",
+    ]),
+    "dependency_cycle": (BAD_INPUT, [
+        "dependency_cycle.yaml:13:18: error: dependency cycle: gateway -> router -> worker -> gateway",
+    ]),
+    "profile_include_cycle": (BAD_INPUT, [
+        "profile_include_cycle.yaml:18:15: error: profile include cycle: development -> minimal -> full -> development",
+    ]),
+    "model_without_gpu": (BAD_INPUT, [
+        "model_without_gpu.yaml:9:3: error: service 'llama': a model service needs 'gpu' (at least 1)",
+    ]),
+    "model_gpu_zero": (BAD_INPUT, [
+        "model_gpu_zero.yaml:13:5: error: service 'llama': a model service needs 'gpu' (at least 1)",
+    ]),
+    "image_service_without_image": (BAD_INPUT, [
+        "image_service_without_image.yaml:11:5: error: service 'db': an image service needs 'image'",
+    ]),
+    "image_on_node_service": (BAD_INPUT, [
+        "image_on_node_service.yaml:13:5: error: service 'api': 'image' is only for image services; node services are built from their repository",
+    ]),
+    "autoscaling_min_above_max": (BAD_INPUT, [
+        "autoscaling_min_above_max.yaml:13:5: error: service 'api': autoscaling min 5 is above max 2",
+    ]),
+    "group_range_reversed": (BAD_INPUT, [
+        "group_range_reversed.yaml:9:12: error: group 'models': port range 5000-4000 is empty (low is above high)",
+    ]),
+    "group_range_beyond_65535": (BAD_INPUT, [
+        "group_range_beyond_65535.yaml:9:12: error: group 'high': port range 60000-70000 must lie within 1-65535",
+    ]),
+    # ------------------------------------------------------------- ports (a check finds them)
+    # Seed 000 as written: OSSA and llm-platform share 8080; none of the four data services is
+    # in 6000-6099; three MCP ports sit in the orchestrators' 8000-8099 (and MinIO's 9001 in
+    # the MCP range): a port inside another group's range must say whose range it is in.
+    "seed000_literal": (PROBLEMS, [
+        "seed000_literal.yaml:34:11: error: port 8080/tcp is claimed more than once: ossa (seed000_literal.yaml:26:11), llm-platform (seed000_literal.yaml:34:11)",
+        f"seed000_literal.yaml:55:78: error: port 5433 of 'postgres' is outside the range 6000-6099 of group 'data'; {OUTSIDE}",
+        f"seed000_literal.yaml:56:71: error: port 6380 of 'redis' is outside the range 6000-6099 of group 'data'; {OUTSIDE}",
+        f"seed000_literal.yaml:57:79: error: port 6333 of 'qdrant' is outside the range 6000-6099 of group 'data'; {OUTSIDE}",
+        f"seed000_literal.yaml:58:75: error: port 9001 of 'minio' is outside the range 6000-6099 of group 'data' and inside the range 9000-9099 of group 'mcp'; {OUTSIDE}",
+        f"seed000_literal.yaml:59:62: error: port 8000 of 'mcp-civicpolicy-model' is outside the range 9000-9099 of group 'mcp' and inside the range 8000-8099 of group 'orchestrators'; {OUTSIDE}",
+        f"seed000_literal.yaml:61:58: error: port 8090 of 'mcp-model-gateway' is outside the range 9000-9099 of group 'mcp' and inside the range 8000-8099 of group 'orchestrators'; {OUTSIDE}",
+        f"seed000_literal.yaml:62:63: error: port 8091 of 'mcp-agent-orchestrator' is outside the range 9000-9099 of group 'mcp' and inside the range 8000-8099 of group 'orchestrators'; {OUTSIDE}",
+    ]),
+    # Seed 004's Langfuse ports 3000-3004 land on the first five common_npm services.
+    "seed004_frameworks_vs_common_npm": (PROBLEMS, [
+        "seed004_frameworks_vs_common_npm.yaml:30:92: error: port 3000/tcp is claimed more than once: agent-brain (seed004_frameworks_vs_common_npm.yaml:13:57), crewai-langfuse (seed004_frameworks_vs_common_npm.yaml:30:92)",
+        "seed004_frameworks_vs_common_npm.yaml:33:90: error: port 3001/tcp is claimed more than once: agent-chat (seed004_frameworks_vs_common_npm.yaml:14:56), dspy-langfuse (seed004_frameworks_vs_common_npm.yaml:33:90)",
+        "seed004_frameworks_vs_common_npm.yaml:36:96: error: port 3002/tcp is claimed more than once: agent-docker (seed004_frameworks_vs_common_npm.yaml:15:58), pocketflow-langfuse (seed004_frameworks_vs_common_npm.yaml:36:96)",
+        "seed004_frameworks_vs_common_npm.yaml:39:96: error: port 3003/tcp is claimed more than once: agent-mesh (seed004_frameworks_vs_common_npm.yaml:16:56), google-adk-langfuse (seed004_frameworks_vs_common_npm.yaml:39:96)",
+        "seed004_frameworks_vs_common_npm.yaml:42:97: error: port 3004/tcp is claimed more than once: agent-ops (seed004_frameworks_vs_common_npm.yaml:17:55), pydantic-ai-langfuse (seed004_frameworks_vs_common_npm.yaml:42:97)",
+    ]),
+    "overlapping_group_ranges": (PROBLEMS, [
+        "overlapping_group_ranges.yaml:9:12: error: group 'tools' range 3050-3149 overlaps group 'apps' range 3000-3099 (overlapping_group_ranges.yaml:6:12)",
+    ]),
+    "extra_port_collision": (PROBLEMS, [
+        "extra_port_collision.yaml:19:11: error: port 3001/tcp is claimed more than once: api/metrics (extra_port_collision.yaml:15:15), worker (extra_port_collision.yaml:19:11)",
+    ]),
+    "udp_and_tcp_same_port": (OK, []),
+    "unnecessary_port_exception": (OK, [
+        "unnecessary_port_exception.yaml:13:5: warning: 'api' has a port_exception but all its ports are inside the range 3000-3099 of group 'apps'",
+    ]),
+    # ------------------------------------------------------------- YAML and the file itself
+    "duplicate_key": (BAD_INPUT, [
+        "duplicate_key.yaml:13:5: error: duplicate key 'port'",
+    ]),
+    "tab_indentation": (BAD_INPUT, [
+        "tab_indentation.yaml:6:1: error: tab character in indentation; YAML indentation must use spaces",
+    ]),
+    # A file that exists has a line 1 to point at: editors and problem matchers need
+    # PATH:LINE:COL on every line. Only a path that is no file has no position.
+    "empty_file": (BAD_INPUT, [
+        "empty_file.yaml:1:1: error: empty file: expected a YAML mapping",
+    ]),
+    "only_comments": (BAD_INPUT, [
+        "only_comments.yaml:1:1: error: no YAML content (only comments): expected a mapping",
+    ]),
+    "top_level_list": (BAD_INPUT, [
+        "top_level_list.yaml:2:1: error: the catalog must be a mapping, got a list",
+    ]),
+    "top_level_scalar": (BAD_INPUT, [
+        "top_level_scalar.yaml:2:1: error: the catalog must be a mapping, got a string",
+    ]),
+    "unclosed_bracket": (BAD_INPUT, [
+        "unclosed_bracket.yaml:14:5: error: invalid YAML: did not find expected ',' or ']' (while parsing a flow sequence started at 13:17)",
+    ]),
+    "undefined_alias": (BAD_INPUT, [
+        "undefined_alias.yaml:13:18: error: invalid YAML: found undefined alias",
+    ]),
+    # Refused, never constructed (it would create ./pwned), and never mistaken for data.
+    "python_tag": (BAD_INPUT, [
+        "python_tag.yaml:12:11: error: unsupported YAML tag 'tag:yaml.org,2002:python/object/apply:os.system'",
+    ]),
+    "non_utf8": (BAD_INPUT, [
+        "non_utf8.yaml:3:17: error: not valid UTF-8 (byte 0xe9)",
+    ]),
+    "binary_nul": (BAD_INPUT, [
+        "binary_nul.yaml:2:11: error: binary file (NUL byte), not YAML text",
+    ]),
+    "random_bytes_1mb": (BAD_INPUT, [
+        "random_bytes_1mb.yaml:1:108: error: binary file (NUL byte), not YAML text",
+    ]),
+    "random_text_1mb": (BAD_INPUT, [
+        "random_text_1mb.yaml:3:3: error: invalid YAML: mapping values are not allowed in this context",
+    ]),
+    "too_large": (BAD_INPUT, [
+        "too_large.yaml:1:1: error: file is 5,000,000 bytes; the limit is 4 MiB",
+    ]),
+    "alias_bomb": (BAD_INPUT, [
+        "alias_bomb.yaml:1:1: error: document expands to more than 100260 nodes (a YAML alias bomb?)",
+    ]),
+    "missing_file": (BAD_INPUT, [
+        "missing.yaml: error: no such file",
+    ]),
+    "directory": (BAD_INPUT, [
+        "catalog.d: error: is a directory, not a YAML file",
+    ]),
+}  # fmt: skip
+
+
+# ------------------------------------------------------------------ inputs built here
+
+
+def _non_utf8(where: Path) -> str:
+    # Latin-1 "café": the 0xe9 is the 17th byte of line 3.
+    (where / "non_utf8.yaml").write_bytes(b"version: 1\nname: demo\ndescription: caf\xe9\n")
+    return "non_utf8.yaml"
+
+
+def _binary_nul(where: Path) -> str:
+    (where / "binary_nul.yaml").write_bytes(b"version: 1\nname: demo\x00\n")
+    return "binary_nul.yaml"
+
+
+def _random_bytes_1mb(where: Path) -> str:
+    (where / "random_bytes_1mb.yaml").write_bytes(random.Random(1).randbytes(1_100_000))
+    return "random_bytes_1mb.yaml"
+
+
+def _random_text_1mb(where: Path) -> str:
+    rng = random.Random(1)
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 :-[]{},#&*!|>%@'\"\n"
+    text = "".join(rng.choice(alphabet) for _ in range(1_100_000))
+    (where / "random_text_1mb.yaml").write_text(text, encoding="ascii")
+    return "random_text_1mb.yaml"
+
+
+def _too_large(where: Path) -> str:
+    (where / "too_large.yaml").write_bytes(b"# padding\n" * 500_000)
+    return "too_large.yaml"
+
+
+def alias_bomb_text(levels: int = 9, width: int = 9) -> str:
+    """Billion laughs: each level a list of `width` aliases of the level below."""
+    lines = ["version: 1", "name: demo", f"l0: &l0 [{', '.join(['lol'] * width)}]"]
+    for level in range(1, levels):
+        lines.append(f"l{level}: &l{level} [{', '.join([f'*l{level - 1}'] * width)}]")
+    lines.append(f"groups: *l{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def _alias_bomb(where: Path) -> str:
+    (where / "alias_bomb.yaml").write_text(alias_bomb_text(), encoding="utf-8")
+    return "alias_bomb.yaml"
+
+
+def _missing_file(where: Path) -> str:
+    return "missing.yaml"
+
+
+def _directory(where: Path) -> str:
+    (where / "catalog.d").mkdir()
+    return "catalog.d"
+
+
+BUILT: dict[str, Callable[[Path], str]] = {
+    "non_utf8": _non_utf8,
+    "binary_nul": _binary_nul,
+    "random_bytes_1mb": _random_bytes_1mb,
+    "random_text_1mb": _random_text_1mb,
+    "too_large": _too_large,
+    "alias_bomb": _alias_bomb,
+    "missing_file": _missing_file,
+    "directory": _directory,
+}
+
+
+# ------------------------------------------------------------------ running a case
+
+_LINE = re.compile(
+    r"^(?P<path>.+?)(?::(?P<line>[0-9]+):(?P<col>[0-9]+))?: (?P<severity>error|warning): (?P<message>.*)$"
+)
+
+
+def parse_line(text: str) -> dict[str, object]:
+    """A problem line as the JSON reporter gives it (no position: line and col 0)."""
+    match = _LINE.match(text)
+    assert match, f"not a problem line: {text!r}"
+    return {
+        "path": match["path"],
+        "line": int(match["line"] or 0),
+        "col": int(match["col"] or 0),
+        "severity": match["severity"],
+        "message": match["message"],
+    }
+
+
+def summary(subject: str, lines: list[str]) -> str:
+    errors = sum(parse_line(line)["severity"] == "error" for line in lines)
+    if not lines:
+        return f"{subject}: ok"
+    return f"{subject}: {errors} error(s), {len(lines) - errors} warning(s)"
+
+
+def snapshot(root: Path) -> dict[str, tuple[bool, int, int]]:
+    """Every path under root with its kind, size and modification time."""
+    return {
+        str(p.relative_to(root)): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the corpus in tmp_path, and the working directory for the command."""
+    where = tmp_path / "corpus"
+    shutil.copytree(CORPUS, where)
+    monkeypatch.chdir(where)
+    return where
+
+
+def prepare(case: str, where: Path) -> str:
+    """The catalog argument for a case: a corpus file, or an input built now."""
+    if case in BUILT:
+        return BUILT[case](where)
+    return f"{case}.yaml"
+
+
+def shown(result: Result) -> str:
+    return f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def test_every_corpus_file_has_an_expected_outcome() -> None:
+    files = {p.stem for p in CORPUS.glob("*.yaml")}
+    assert files == set(CASES) - set(BUILT), "corpus files and CASES must match one to one"
+    assert len(CASES) >= 30
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_validate_reports_exactly(case: str, corpus: Path, tmp_path: Path) -> None:
+    exit_code, lines = CASES[case]
+    catalog = prepare(case, corpus)
+    before = snapshot(tmp_path)
+
+    started = time.perf_counter()
+    result = fleetform("validate", "-c", catalog)
+    elapsed = time.perf_counter() - started
+
+    expected = list(lines)
+    if exit_code in (OK, PROBLEMS):
+        expected.append(summary(catalog, lines))
+    assert "Traceback" not in result.output
+    assert result.output.splitlines() == expected, shown(result)
+    assert result.exit_code == exit_code, shown(result)
+    assert snapshot(tmp_path) == before, "validate must not create or change any file"
+    # Junk, huge files and alias bombs are refused up front, not chewed through.
+    assert elapsed < 1.0, f"{case} took {elapsed:.2f}s"
+
+
+PORT_CASES = sorted(case for case, (code, _) in CASES.items() if code == PROBLEMS)
+
+
+@pytest.mark.parametrize("case", PORT_CASES)
+def test_ports_check_reports_the_same_port_problems(case: str, corpus: Path) -> None:
+    _, lines = CASES[case]
+    result = fleetform("ports", "check", "-c", f"{case}.yaml")
+    assert "Traceback" not in result.output
+    assert result.output.splitlines() == [*lines, summary("ports", lines)], shown(result)
+    assert result.exit_code == PROBLEMS
+
+
+def test_every_problem_line_has_a_position_when_there_is_a_file() -> None:
+    """The table itself keeps the promise: PATH:LINE:COL on every line about a real file."""
+    for case, (_, lines) in CASES.items():
+        for line in lines:
+            problem = parse_line(line)
+            if case not in ("missing_file", "directory"):
+                assert problem["line"] >= 1 and problem["col"] >= 1, line
+
+
+@pytest.mark.parametrize(
+    "case", ["duplicate_key", "many_errors", "extra_port_collision", "unnecessary_port_exception"]
+)
+def test_json_gives_the_same_problems(case: str, corpus: Path, tmp_path: Path) -> None:
+    exit_code, lines = CASES[case]
+    catalog = prepare(case, corpus)
+    before = snapshot(tmp_path)
+    result = fleetform("validate", "-c", catalog, "--format", "json")
+    assert "Traceback" not in result.output
+    assert result.exit_code == exit_code, shown(result)
+    assert result.stderr == "", "JSON output must be the only output"
+    payload = json.loads(result.stdout)
+    problems = [parse_line(line) for line in lines]
+    errors = sum(p["severity"] == "error" for p in problems)
+    assert payload == {
+        "ok": errors == 0,
+        "errors": errors,
+        "warnings": len(problems) - errors,
+        "problems": problems,
+    }
+    assert snapshot(tmp_path) == before
+
+
+def test_alias_bomb_is_refused_before_it_is_expanded(corpus: Path) -> None:
+    """9 levels of 9 aliases stand for 387 million strings; refusing must not walk them."""
+    # Twice as deep is no slower to refuse: the refusal does not depend on the expansion.
+    (corpus / "deeper.yaml").write_text(alias_bomb_text(levels=18), encoding="utf-8")
+    started = time.perf_counter()
+    result = fleetform("validate", "-c", "deeper.yaml")
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"refusing took {elapsed:.2f}s"
+    assert result.exit_code == BAD_INPUT, shown(result)
+    assert "alias bomb" in result.output
+
+
+def test_an_unquoted_date_is_kept_as_the_text_written() -> None:
+    catalog = open_catalog(CORPUS / "timestamp_for_string.yaml").catalog
+    assert catalog.services["api"].description == "2025-09-29"
+
+
+def test_a_few_aliases_are_fine(corpus: Path) -> None:
+    """The bomb guard must not refuse ordinary anchors and aliases."""
+    (corpus / "anchors.yaml").write_text(
+        "version: 1\nname: demo\ngroups:\n  apps: {ports: '3000-3099', cluster: services}\n"
+        "services:\n"
+        "  api: {group: apps, runtime: node, port: 3000, autoscaling: &scaling {min: 2, max: 4}}\n"
+        "  worker: {group: apps, runtime: python, port: 3001, autoscaling: *scaling}\n",
+        encoding="utf-8",
+    )
+    result = fleetform("validate", "-c", "anchors.yaml")
+    assert result.exit_code == OK, shown(result)
+
+
+# ------------------------------------------------------------------ the installed command
+
+
+def fleetform_script() -> str:
+    script = Path(sys.executable).with_name("fleetform")
+    found = str(script) if script.exists() else shutil.which("fleetform")
+    assert found, "the fleetform console script is not installed in this environment"
+    return found
+
+
+@pytest.mark.parametrize(
+    ("case", "exit_code"),
+    [
+        ("udp_and_tcp_same_port", OK),
+        ("seed000_literal", PROBLEMS),
+        ("dependency_cycle", BAD_INPUT),
+        ("duplicate_key", BAD_INPUT),
+        ("missing_file", BAD_INPUT),
+    ],
+)
+def test_console_script_exit_codes(case: str, exit_code: int, corpus: Path, tmp_path: Path) -> None:
+    assert CASES[case][0] == exit_code
+    catalog = prepare(case, corpus)
+    before = snapshot(tmp_path)
+    done = subprocess.run(
+        [fleetform_script(), "validate", "-c", catalog],
+        cwd=corpus,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output
+    assert done.returncode == exit_code, output
+    assert snapshot(tmp_path) == before

@@ -1,0 +1,284 @@
+"""The Copier template: golden trees, the real validators on every case, plain `copier copy`.
+
+Every render goes through real Copier from a real, tagged git repository of this working
+tree (the `template_repo` fixture).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import Result
+
+from generator.catalog.ports import check_ports
+from generator.catalog.validation import open_catalog
+from generator.fleet.answers import answer_problems, answers_yaml, service_answers
+from generator.fleet.render import TemplateSource, render_service
+from generator.verify import verify_tree
+from tests.helpers import ROOT, TEMPLATE_TAG
+
+GOLDEN = ROOT / "tests" / "golden"
+CASES: dict[str, dict[str, str]] = yaml.safe_load((GOLDEN / "cases.yaml").read_text())
+COPIER = Path(sys.executable).parent / "copier"
+SRC_PLACEHOLDER = "<template>"
+
+
+def render_case(case: str, template_repo: Path, dest: Path) -> Path:
+    spec = CASES[case]
+    catalog = open_catalog(ROOT / spec["catalog"]).catalog
+    answers = service_answers(catalog, spec["service"])
+    render_service(answers, dest, TemplateSource.of(template_repo, TEMPLATE_TAG))
+    return dest
+
+
+def tree(root: Path, template_repo: Path) -> dict[str, tuple[bytes, bool]]:
+    """Every file under root: its bytes (template path normalised) and whether it runs."""
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        data = path.read_bytes().replace(str(template_repo).encode(), SRC_PLACEHOLDER.encode())
+        executable = bool(path.stat().st_mode & stat.S_IXUSR)
+        files[path.relative_to(root).as_posix()] = (data, executable)
+    return files
+
+
+def write_tree(files: dict[str, tuple[bytes, bool]], root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+    for name, (data, executable) in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(0o755 if executable else 0o644)
+
+
+def golden_diff(
+    expected: dict[str, tuple[bytes, bool]], actual: dict[str, tuple[bytes, bool]]
+) -> str:
+    lines: list[str] = []
+    for name in sorted(set(expected) | set(actual)):
+        if name not in actual or name not in expected:
+            lines.append(f"{'missing' if name not in actual else 'unexpected'} file: {name}")
+            continue
+        (want, want_x), (got, got_x) = expected[name], actual[name]
+        if want_x != got_x:
+            lines.append(f"{name}: executable bit {got_x}, golden {want_x}")
+        if want != got:
+            lines.extend(
+                difflib.unified_diff(
+                    want.decode(errors="replace").splitlines(),
+                    got.decode(errors="replace").splitlines(),
+                    f"golden/{name}",
+                    f"rendered/{name}",
+                    lineterm="",
+                )
+            )
+    return "\n".join(lines)
+
+
+@pytest.fixture(scope="module")
+def rendered(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each golden case rendered once for all the tests of this module."""
+    base = tmp_path_factory.mktemp("rendered")
+    return {case: render_case(case, template_repo, base / case) for case in CASES}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_render_matches_golden_tree(
+    case: str, rendered: dict[str, Path], template_repo: Path, request: pytest.FixtureRequest
+) -> None:
+    actual = tree(rendered[case], template_repo)
+    if request.config.getoption("--update-golden"):
+        write_tree(actual, GOLDEN / case)
+    expected = tree(GOLDEN / case, template_repo)
+    assert actual == expected, golden_diff(expected, actual)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_format_passes_its_own_validator(case: str, rendered: dict[str, Path]) -> None:
+    result = verify_tree(rendered[case])
+    assert [str(p) for p in result.problems] == []
+    tools = {tool for tool, _ in result.checked}
+    assert {"hadolint", "shellcheck", "docker-compose", "check-jsonschema"} <= tools
+    assert any(tool.startswith("helm") for tool in tools), tools
+
+
+def test_image_and_ddev_services_get_no_repository() -> None:
+    catalog = open_catalog(ROOT / "catalog.yaml").catalog
+    from generator.errors import UsageError
+
+    for service in ("postgres", "llm-platform"):
+        with pytest.raises(UsageError, match="does not generate a repository"):
+            service_answers(catalog, service)
+
+
+def test_plain_copier_copy_gives_the_same_tree(
+    template_repo: Path, rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    """A person with `copier copy --data-file` gets exactly what fleetform renders."""
+    spec = CASES["node"]
+    answers = service_answers(open_catalog(ROOT / spec["catalog"]).catalog, spec["service"])
+    data_file = tmp_path / "answers.yml"
+    data_file.write_text(answers_yaml(answers), encoding="utf-8")
+    out = tmp_path / "by-hand"
+    subprocess.run(
+        [
+            str(COPIER),
+            "copy",
+            "--defaults",
+            "--data-file",
+            str(data_file),
+            "--vcs-ref",
+            TEMPLATE_TAG,
+            str(template_repo),
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert tree(out, template_repo) == tree(rendered["node"], template_repo)
+
+
+def test_copier_copy_without_the_catalog_makes_a_working_service(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "my-service"
+    subprocess.run(
+        [
+            str(COPIER),
+            "copy",
+            "--defaults",
+            "--vcs-ref",
+            TEMPLATE_TAG,
+            str(template_repo),
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    answers = yaml.safe_load((out / ".copier-answers.yml").read_text())
+    assert answers["service_name"] == "my-service"
+    assert answers["_commit"] == TEMPLATE_TAG
+    assert verify_tree(out).problems == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "value"),
+    [
+        ("service_name", "Bad_Name"),
+        ("owner", "team $(rm -rf ~)"),
+        ("description", "{{ 7 * 7 }}"),
+        ("description", "see ../../etc/passwd"),
+        ("port", "70000"),
+        ("runtime", "java"),
+    ],
+)
+def test_copier_rejects_bad_answers_and_writes_nothing(
+    template_repo: Path, tmp_path: Path, answer: str, value: str
+) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            str(COPIER),
+            "copy",
+            "--defaults",
+            "-d",
+            f"{answer}={value}",
+            "--vcs-ref",
+            TEMPLATE_TAG,
+            str(template_repo),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert answer in result.stderr
+    assert not out.exists()
+
+
+def test_fleetform_rejects_bad_answers_at_the_catalog_line() -> None:
+    spec = CASES["node"]
+    catalog = open_catalog(ROOT / spec["catalog"]).catalog
+    service = catalog.services[spec["service"]]
+    answers = service_answers(catalog, service.id)
+    answers["owner"] = "team `id`"
+    answers["health_path"] = "/../admin"
+    problems = answer_problems(service, answers)
+    assert [p.message for p in problems] == [
+        f"service {service.id!r}: answer health_path: '/../admin' is not accepted:"
+        " Absolute URL path of the HTTP health endpoint.",
+        f"service {service.id!r}: answer owner: 'team `id`' is not accepted: Free text"
+        " without template or shell syntax (double braces, brace-percent, brace-hash,"
+        " dollar-parenthesis, backticks, ../) or control characters.",
+    ]
+
+
+def test_escaped_text_survives_every_format(rendered: dict[str, Path]) -> None:
+    """Quotes, colons, '#', '&' and unicode in catalog text come back out unchanged."""
+    out = rendered["autoscaling-off-escaping"]
+    description = "Quotes \"x\" and 'y', colons: z, #hash & <tags>, ünïcode"
+    metadata = yaml.safe_load((out / "infrastructure/.infrastructure.yaml").read_text())
+    chart = yaml.safe_load((out / "infrastructure/helm/Chart.yaml").read_text())
+    assert metadata["description"] == description
+    assert chart["description"] == description
+    assert metadata["owner"] == "O'Brien & Søn: data team"
+
+
+def test_a_broken_tree_fails_with_the_tools_finding(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(rendered["node"], broken)
+    dockerfile = broken / "infrastructure" / "Dockerfile"
+    lines = dockerfile.read_text().splitlines()
+    first_from = next(i for i, line in enumerate(lines) if line.startswith("FROM "))
+    lines[first_from] = "FROM node:latest AS deps"
+    dockerfile.write_text("\n".join(lines) + "\n")
+    problems = [str(p) for p in verify_tree(broken).problems]
+    assert any(
+        p.startswith(f"{broken}/infrastructure/Dockerfile:{first_from + 1}:") and "DL3007" in p
+        for p in problems
+    ), problems
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_rendered_compose_file_agrees_with_the_port_registry(
+    case: str, rendered: dict[str, Path]
+) -> None:
+    catalog = open_catalog(ROOT / CASES[case]["catalog"]).catalog
+    compose = rendered[case] / "infrastructure" / "docker-compose.yml"
+    report = check_ports(catalog, [compose])
+    assert report.problems == []
+    published = [c for c in report.claims if c.from_compose]
+    service = catalog.services[CASES[case]["service"]]
+    assert sorted((c.port, c.protocol) for c in published) == sorted(
+        (p.port, p.protocol) for p in service.ports
+    )
+
+
+def test_verify_command_exit_codes(
+    rendered: dict[str, Path], tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    clean = run("verify", rendered["python"])
+    assert (clean.exit_code, clean.stdout) == (0, "")
+    assert clean.stderr.startswith("verify (") and clean.stderr.endswith("checks): ok\n")
+    broken = tmp_path / "broken"
+    shutil.copytree(rendered["python"], broken)
+    script = broken / "infrastructure" / "scripts" / "build.sh"
+    script.write_text(script.read_text() + "\nnever_used=1\n")
+    found = run("verify", broken, "--format", "json")
+    assert found.exit_code == 1
+    assert "shellcheck SC2034" in found.stdout, found.stdout
