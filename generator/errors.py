@@ -1,75 +1,37 @@
-"""The one error hierarchy of fleetform, and the problem record every check returns.
+"""Every error fleetform raises on purpose, and the exit code each one means.
 
-Each error builds its own message; the CLI maps error classes to exit codes in one place.
+Each error builds its own message from keyword arguments; the CLI turns them into exit codes in
+one place (`generator.cli`): `exit_code` says which.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Sequence
+from enum import IntEnum
 from pathlib import Path
 
-
-def show(value: object) -> str:
-    """A value in a message as the user wrote it in YAML, not as Python spells it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return repr(value)
+from generator.problems import Location, Problem
 
 
-class Severity(StrEnum):
-    ERROR = "error"
-    WARNING = "warning"
+class ExitCode(IntEnum):
+    """The exit codes of every fleetform command."""
 
-
-@dataclass(frozen=True, order=True)
-class Location:
-    """A position in a file, 1-based like editors show it (0 = unknown)."""
-
-    path: str
-    line: int = 0
-    col: int = 0
-
-    def __str__(self) -> str:
-        if self.line <= 0:
-            return self.path
-        return f"{self.path}:{self.line}:{max(self.col, 1)}"
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One finding: where, how bad, what. Sorts by position so reports read top to bottom."""
-
-    location: Location
-    message: str
-    severity: Severity = Severity.ERROR
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.severity.value}: {self.message}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "path": self.location.path,
-            "line": self.location.line,
-            "col": self.location.col,
-            "severity": self.severity.value,
-            "message": self.message,
-        }
+    OK = 0
+    PROBLEMS = 1  # a check found problems: conflicts, drift, failed verification, ...
+    BAD_INPUT = 2  # bad usage, or input that cannot be read or does not validate
 
 
 class FleetformError(Exception):
     """Root of every error fleetform raises on purpose."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_INPUT
+
+
+# ------------------------------------------------------------------ bad input (exit 2)
 
 
 class InputError(FleetformError):
-    """Input that cannot be used: unreadable or invalid catalog, answers or file (exit 2).
+    """Input that cannot be used: unreadable or invalid catalog, answers or file.
 
     Carries every problem found, not just the first.
     """
@@ -84,16 +46,84 @@ class InputError(FleetformError):
 
 
 class UsageError(FleetformError):
-    """A command asked for something that does not exist or cannot be done (exit 2)."""
+    """A command asked for something that does not exist or cannot be done."""
 
     def __init__(self, *, message: str) -> None:
         super().__init__(message)
 
 
-class RangeFullError(FleetformError):
-    """No free port is left in a group's range (a finding, exit 1)."""
+class WriteError(FleetformError):
+    """A file fleetform was asked to write cannot be written; nothing was written."""
 
-    exit_code = 1
+    def __init__(self, *, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"cannot write {path}: {reason}")
+
+
+class ToolMissingError(FleetformError):
+    """A validator that `fleetform verify` runs is not installed."""
+
+    def __init__(self, *, tools: list[str]) -> None:
+        self.tools = sorted(tools)
+        super().__init__(
+            f"not installed: {', '.join(self.tools)}; `fleetform verify` runs these"
+            " validators (install them with: pip install 'fleetform[test]')"
+        )
+
+
+class HostToolMissingError(FleetformError):
+    """`health-check.sh` runs on this machine and needs bash and curl or wget."""
+
+    def __init__(self, *, tools: Sequence[str]) -> None:
+        super().__init__(
+            f"not installed: {', '.join(tools)}; `fleetform verify --live` runs the generated"
+            " infrastructure/scripts/health-check.sh on this machine"
+        )
+
+
+class EngineUnavailableError(FleetformError):
+    """No Docker engine answers: the commands that run containers cannot work."""
+
+    def __init__(self, *, host: str, reason: str) -> None:
+        self.host = host
+        super().__init__(
+            f"no Docker engine at {host} ({reason}); start one (scripts/engine.sh start)"
+            " or point DOCKER_HOST at one"
+        )
+
+
+class EngineError(FleetformError):
+    """The engine or Compose refused an operation fleetform needs."""
+
+    def __init__(self, *, action: str, reason: str) -> None:
+        super().__init__(f"{action}: {reason}")
+
+
+class RealImageError(FleetformError):
+    """A tag a stand-in would take already names an image that is not a stand-in."""
+
+    def __init__(self, *, tag: str) -> None:
+        self.tag = tag
+        super().__init__(f"{tag} exists and is not a fleetform stand-in; not replacing it")
+
+
+class BusyboxMissingError(FleetformError):
+    """The stand-in images need a statically linked busybox on this machine."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "no static busybox in /bin or /usr/bin for the stand-in images"
+            " (Debian: apt-get install busybox-static; scripts/engine.sh start installs it)"
+        )
+
+
+# ------------------------------------------------------------------ findings (exit 1)
+
+
+class RangeFullError(FleetformError):
+    """No free port is left in a group's range."""
+
+    exit_code = ExitCode.PROBLEMS
 
     def __init__(self, *, group: str, ports: str) -> None:
         self.group = group
@@ -103,12 +133,29 @@ class RangeFullError(FleetformError):
         )
 
 
-class ToolMissingError(FleetformError):
-    """A validator that `fleetform verify` runs is not installed (exit 2)."""
+class RenderError(FleetformError):
+    """Copier could not render a service: the catalog was fine, the render was not."""
 
-    def __init__(self, *, tools: list[str]) -> None:
-        self.tools = sorted(tools)
-        super().__init__(
-            f"not installed: {', '.join(self.tools)}; `fleetform verify` runs these"
-            " validators (install them with: pip install 'fleetform[test]')"
-        )
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, *, service: str, reason: str) -> None:
+        self.service = service
+        super().__init__(f"service {service!r}: render failed: {reason}")
+
+
+class AnswersFileError(FleetformError):
+    """A repository's `.copier-answers.yml` cannot say which template made it."""
+
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, *, path: Path, reason: str) -> None:
+        super().__init__(f"{path.name}: {reason}")
+
+
+class UpdateFailedError(FleetformError):
+    """Copier could not update one repository (the others go on)."""
+
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, *, reason: str) -> None:
+        super().__init__(" ".join(reason.split()))

@@ -25,7 +25,8 @@ from typing import Any
 
 import yaml
 
-from generator.errors import InputError, Location, Problem
+from generator.errors import InputError
+from generator.problems import Location, Problem
 
 MAX_BYTES = 4 * 1024 * 1024
 # Nodes a walk may visit: generous for any real file (a node takes several bytes), small

@@ -78,9 +78,9 @@ def run() -> Callable[..., Result]:
 def engine() -> Iterator[Any]:
     """The engine of DOCKER_HOST (default socket), with Compose and a static busybox."""
     # Imported here: the engine modules load the Docker SDK, which most tests do not need.
-    from generator.errors import ToolMissingError
-    from generator.stack.engine import EngineUnavailableError, compose_binary, connect
-    from generator.stack.standin.images import BusyboxMissingError, static_busybox
+    from generator.errors import BusyboxMissingError, EngineUnavailableError, ToolMissingError
+    from generator.stack.engine import compose_binary, connect
+    from generator.stack.standin.images import static_busybox
 
     try:
         client = connect()

@@ -32,7 +32,8 @@ from generator.catalog.model import (
     TemplateSource,
     Tier,
 )
-from generator.errors import InputError, Location, Problem, show
+from generator.errors import InputError
+from generator.problems import Location, Problem, show
 from generator.resources import SCHEMA_DIR
 from generator.yamlfile import YamlDocument, load_file, locate
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from generator.errors import Location
+from generator.problems import Location
 
 
 class Runtime(StrEnum):

@@ -10,15 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from generator.catalog.model import Catalog, Group, Service
-from generator.errors import (
-    InputError,
-    Location,
-    Problem,
-    RangeFullError,
-    Severity,
-    UsageError,
-    show,
-)
+from generator.errors import InputError, RangeFullError, UsageError
+from generator.problems import Location, Problem, Severity, show
 from generator.yamlfile import YamlDocument, load_file, locate
 
 

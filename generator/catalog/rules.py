@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from generator.catalog.graph import find_cycles
 from generator.catalog.model import Catalog, Runtime, Service
-from generator.errors import Problem, Severity
+from generator.problems import Problem, Severity
 
 
 def semantic_problems(catalog: Catalog) -> list[Problem]:

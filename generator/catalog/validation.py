@@ -9,7 +9,8 @@ from generator.catalog.load import load_catalog
 from generator.catalog.model import Catalog
 from generator.catalog.ports import check_ports
 from generator.catalog.rules import semantic_problems
-from generator.errors import InputError, Problem, Severity
+from generator.errors import InputError
+from generator.problems import Problem, Severity
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ import yaml
 from generator.catalog.graph import start_order, transitive
 from generator.catalog.load import describe_schema_error, schema_validator
 from generator.catalog.model import Catalog, Runtime, Service
-from generator.errors import InputError, Problem, UsageError
+from generator.errors import InputError, UsageError
+from generator.problems import Problem
 
 Answers = dict[str, Any]
 

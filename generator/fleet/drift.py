@@ -20,16 +20,11 @@ from pathlib import Path
 import yaml
 
 from generator.catalog.model import Catalog
+from generator.errors import AnswersFileError, RenderError
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.generate import FileChanges, compare, select_services
-from generator.fleet.render import RenderError, TemplateSource, render_service
-from generator.fleet.update import (
-    ANSWERS_FILE,
-    AnswersFileError,
-    local_template,
-    read_recorded,
-    revision,
-)
+from generator.fleet.render import TemplateSource, render_service
+from generator.fleet.update import ANSWERS_FILE, local_template, read_recorded, revision
 from generator.parallel import in_parallel
 
 

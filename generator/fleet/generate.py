@@ -19,9 +19,9 @@ from enum import StrEnum
 from pathlib import Path
 
 from generator.catalog.model import Catalog
-from generator.errors import UsageError
+from generator.errors import RenderError, UsageError
 from generator.fleet.answers import Answers, service_answers
-from generator.fleet.render import RenderError, TemplateSource, render_service
+from generator.fleet.render import TemplateSource, render_service
 from generator.parallel import in_parallel
 
 MANIFEST = ".fleetform-manifest.json"

@@ -47,10 +47,11 @@ from generator.catalog.load import load_schema
 from generator.catalog.model import Catalog, Runtime, Tier
 from generator.catalog.ports import allocate, catalog_claims
 from generator.catalog.validation import ValidationResult, validate
-from generator.errors import InputError, Location, Problem, Severity, UsageError
+from generator.errors import InputError, UsageError
 from generator.fleet.answers import service_answers
 from generator.fleet.generate import GenerateOptions, GenerateReport, generate
 from generator.fleet.render import catalog_template
+from generator.problems import Location, Problem, Severity
 
 BOM = "\ufeff"
 WIDTH = 1 << 16  # never re-wrap a line: a rewrapped line is a changed line

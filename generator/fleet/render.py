@@ -8,19 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.catalog.model import Catalog
-from generator.errors import FleetformError
+from generator.errors import RenderError
 from generator.fleet.answers import Answers
 from generator.resources import TEMPLATE_ROOT
-
-
-class RenderError(FleetformError):
-    """Copier could not render a service (exit 1: the catalog was fine, the render was not)."""
-
-    exit_code = 1
-
-    def __init__(self, *, service: str, reason: str) -> None:
-        self.service = service
-        super().__init__(f"service {service!r}: render failed: {reason}")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import yaml
 
 from generator.catalog.model import Catalog
-from generator.errors import FleetformError, UsageError
+from generator.errors import AnswersFileError, UpdateFailedError, UsageError
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.generate import MANIFEST, manifest_text, select_services
 from generator.fleet.render import TemplateSource
@@ -41,24 +41,6 @@ _MARKER = b"<<<<<<< "
 
 _T = TypeVar("_T")
 _R = TypeVar("_R")
-
-
-class AnswersFileError(FleetformError):
-    """A repository's `.copier-answers.yml` cannot say which template made it."""
-
-    exit_code = 1
-
-    def __init__(self, *, path: Path, reason: str) -> None:
-        super().__init__(f"{path.name}: {reason}")
-
-
-class UpdateFailedError(FleetformError):
-    """Copier could not update one repository (the others go on)."""
-
-    exit_code = 1
-
-    def __init__(self, *, reason: str) -> None:
-        super().__init__(" ".join(reason.split()))
 
 
 class UpdateOutcome(StrEnum):

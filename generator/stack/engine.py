@@ -23,7 +23,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from generator.errors import FleetformError, ToolMissingError
+from generator.errors import EngineError, EngineUnavailableError, ToolMissingError
 
 # Labels Compose puts on everything it creates.
 PROJECT_LABEL = "com.docker.compose.project"
@@ -31,24 +31,6 @@ SERVICE_LABEL = "com.docker.compose.service"
 VOLUME_LABEL = "com.docker.compose.volume"
 
 _ANONYMOUS_VOLUME = re.compile(r"[0-9a-f]{64}")
-
-
-class EngineUnavailableError(FleetformError):
-    """No Docker engine answers (exit 2): the commands that run containers cannot work."""
-
-    def __init__(self, *, host: str, reason: str) -> None:
-        self.host = host
-        super().__init__(
-            f"no Docker engine at {host} ({reason}); start one (scripts/engine.sh start)"
-            " or point DOCKER_HOST at one"
-        )
-
-
-class EngineError(FleetformError):
-    """The engine or Compose refused an operation fleetform needs (exit 2)."""
-
-    def __init__(self, *, action: str, reason: str) -> None:
-        super().__init__(f"{action}: {reason}")
 
 
 def docker_host() -> str:

@@ -51,9 +51,10 @@ from typing import Any
 import docker.errors
 
 from generator.catalog.model import Catalog
-from generator.errors import FleetformError, InputError, Location, Problem
+from generator.errors import HostToolMissingError, InputError
 from generator.fleet.generate import GenerateOptions, Outcome, generate, select_services
 from generator.fleet.render import catalog_template
+from generator.problems import Location, Problem
 from generator.stack.build_context import (
     DOCKERFILE,
     add_skeleton,
@@ -80,16 +81,6 @@ _NEEDED = (DOCKERFILE, COMPOSE_FILE, HEALTH_CHECK)
 _BUILT_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 
 Emit = Callable[[str], None]
-
-
-class HostToolMissingError(FleetformError):
-    """`health-check.sh` runs on this machine and needs bash and curl or wget (exit 2)."""
-
-    def __init__(self, *, tools: Sequence[str]) -> None:
-        super().__init__(
-            f"not installed: {', '.join(tools)}; `fleetform verify --live` runs the generated"
-            " infrastructure/scripts/health-check.sh on this machine"
-        )
 
 
 @dataclass(frozen=True)

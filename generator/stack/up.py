@@ -31,9 +31,9 @@ from typing import Any
 from generator.catalog.graph import start_order
 from generator.catalog.model import Catalog, Runtime
 from generator.catalog.profiles import UNPROFILED, compose_profiles, profile_services
+from generator.errors import EngineError
 from generator.stack.engine import (
     ContainerState,
-    EngineError,
     LoopRule,
     compose_argv,
     container_logs,

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from generator.errors import Location, Problem, Severity
+from generator.problems import Location, Problem, Severity
 from generator.verify.positions import JsonPath, SourceFile, has
 from generator.verify.result import VerifyResult, collect
 from generator.verify.tools import run, tool_failed

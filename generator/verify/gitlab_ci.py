@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from generator.errors import InputError, Location, Problem
+from generator.errors import InputError
+from generator.problems import Location, Problem
 from generator.verify.positions import JsonPath, SourceFile
 from generator.verify.result import VerifyResult, collect
 from generator.verify.tools import json_or_none, run, tool_failed

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from generator.errors import Location, Problem, Severity
+from generator.problems import Location, Problem, Severity
 from generator.verify.kubernetes import Findings
 from generator.verify.manifests import check_manifests
 from generator.verify.result import Checked, VerifyResult, collect, combine

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from generator.errors import Severity, UsageError
+from generator.errors import UsageError
+from generator.problems import Severity
 from generator.verify.positions import JsonPath
 
 #: The Kubernetes version manifests are validated against: the newest kubernetes-validate ships.

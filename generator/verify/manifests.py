@@ -9,7 +9,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from generator.errors import InputError, Location, Problem
+from generator.errors import InputError
+from generator.problems import Location, Problem
 from generator.verify.kubernetes import Findings, validate
 from generator.verify.pod_security import is_workload, pod_security_problems
 from generator.verify.positions import JsonPath, template_position

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from generator.errors import Location, Problem
+from generator.problems import Location, Problem
 from generator.verify.positions import JsonPath, has
 
 #: Turns a field path of the manifest into where it is written.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from generator.errors import Problem, Severity
+from generator.problems import Problem, Severity
 
 #: (tool, file or chart directory) for each check that ran.
 Checked = tuple[str, str]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.errors import Problem
+from generator.problems import Problem
 from generator.verify.result import VerifyResult, collect
 from generator.verify.tools import json_or_none, linter_problem, relative, run, tool_failed
 

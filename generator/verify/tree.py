@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
-from generator.errors import InputError, Location, Problem, Severity
+from generator.errors import InputError
+from generator.problems import Location, Problem, Severity
 from generator.verify.compose import compose
 from generator.verify.dockerfile import hadolint
 from generator.verify.gitlab_ci import gitlab_ci

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from generator.errors import Location, Problem
+from generator.problems import Location, Problem
 from generator.verify.tools import one_line
 
 _BASE, _OVERRIDES = "base", "overrides"

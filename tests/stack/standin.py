@@ -2,10 +2,9 @@
 `fleetform verify --live` uses too. The tests tag one for every image the orchestration file
 asks for, with the knobs (NEVER_HEALTHY, CRASH_AFTER, START_DELAY) a test wants."""
 
+from generator.errors import BusyboxMissingError, RealImageError
 from generator.stack.standin.images import (
     LABEL,
-    BusyboxMissingError,
-    RealImageError,
     StandIn,
     base_image,
     build,

@@ -32,12 +32,7 @@ from click.testing import Result
 
 from generator.catalog.model import Catalog
 from generator.catalog.validation import open_catalog
-from generator.stack.engine import (
-    PROJECT_LABEL,
-    ContainerState,
-    LoopRule,
-    project_containers,
-)
+from generator.stack.engine import PROJECT_LABEL, ContainerState, LoopRule, project_containers
 from generator.stack.status import Verdict, judge
 from generator.stack.up import Backoff, Event, LogEvent, stack_services
 from tests.helpers import BUNDLED_CATALOG, engine_unusable, fleetform

@@ -10,7 +10,8 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 
-from generator.errors import InputError, Location, Problem, Severity, ToolMissingError, UsageError
+from generator.errors import InputError, ToolMissingError, UsageError
+from generator.problems import Location, Problem, Severity
 from generator.verify import (
     KUBERNETES_VERSION,
     VerifyResult,

@@ -29,30 +29,12 @@ from typing import Any
 import docker.errors
 
 from generator.catalog.model import Catalog, Runtime
-from generator.errors import FleetformError
+from generator.errors import BusyboxMissingError, RealImageError
 from generator.stack.standin.context import FILES
 
 LABEL = "fleetform.standin"
 BASE_REPOSITORY = "fleetform-standin"
 BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
-
-
-class RealImageError(FleetformError):
-    """A tag a stand-in would take already names an image that is not a stand-in (exit 2)."""
-
-    def __init__(self, *, tag: str) -> None:
-        self.tag = tag
-        super().__init__(f"{tag} exists and is not a fleetform stand-in; not replacing it")
-
-
-class BusyboxMissingError(FleetformError):
-    """The stand-in images need a statically linked busybox on this machine (exit 2)."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "no static busybox in /bin or /usr/bin for the stand-in images"
-            " (Debian: apt-get install busybox-static; scripts/engine.sh start installs it)"
-        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,260 @@
+"""Commands on the service repositories: generate, new, update, drift."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from generator.catalog.validation import open_catalog
+from generator.cli.group import cli
+from generator.cli.options import catalog_option, default_catalog, jobs_option, workspace_option
+from generator.errors import ExitCode
+from generator.problems import as_text
+
+
+@cli.command("generate")
+@catalog_option
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Workspace root: each service renders into its repository (`repo:`) under it.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Preview: render into OUT/<repo> instead of a workspace.",
+)
+@click.argument("services", nargs=-1)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Services rendered in parallel (default: the number of cores).",
+)
+@click.option("--dry-run", is_flag=True, help="Write nothing; list what would change.")
+@click.option("--diff", is_flag=True, help="With --dry-run (or alone): print unified diffs.")
+@click.option(
+    "--backup",
+    is_flag=True,
+    help="Overwrite files fleetform did not write, keeping each as <file>.pre-fleetform.",
+)
+@click.pass_context
+def generate_command(
+    ctx: click.Context,
+    catalog_path: Path | None,
+    workspace: Path | None,
+    out: Path | None,
+    services: tuple[str, ...],
+    jobs: int | None,
+    dry_run: bool,
+    diff: bool,
+    backup: bool,
+) -> None:
+    """Render every generated service (or SERVICES) into its repository."""
+    if workspace and out:
+        raise click.UsageError("give either --workspace or --out, not both")
+    root = workspace or out
+    if root is None:
+        raise click.UsageError("give --workspace WORKSPACE or --out OUT")
+    from generator.fleet.generate import GenerateOptions, generate, select_services
+    from generator.fleet.render import catalog_template
+    from generator.fleet.report import ProgressLine, generate_summary
+
+    opened = open_catalog(catalog_path or default_catalog())
+    options = GenerateOptions(
+        root=root,
+        template=catalog_template(opened.catalog),
+        jobs=jobs or os.cpu_count() or 1,
+        dry_run=dry_run,
+        diff=diff,
+        backup=backup,
+    )
+    progress = ProgressLine(total=len(select_services(opened.catalog, services)))
+    report = generate(opened.catalog, services, options, progress=progress.step)
+    progress.close()
+    click.echo(generate_summary(report), nl=False)
+    ctx.exit(ExitCode.OK if report.ok else ExitCode.PROBLEMS)
+
+
+# ---- new: add a service to the catalog (every other byte kept), then render its repository
+@cli.command("new")
+@click.argument("service")
+@click.option("--group", required=True, help="Its group (the port range it takes a port from).")
+@click.option(
+    "--runtime",
+    required=True,
+    help="node, python or model (rendered); image or ddev (catalogued only).",
+)
+@click.option("--port", type=int, default=None, help="Default: the group's lowest free port.")
+@click.option(
+    "--depends-on",
+    "depends_on",
+    multiple=True,
+    metavar="SERVICE",
+    help="A service it needs; repeat (or separate with commas) for more.",
+)
+@click.option("--description", default=None, help="One line on what it does.")
+@click.option("--resources", metavar="TIER", default=None, help="small, medium, large, xlarge.")
+@click.option("--gpu", type=int, default=None, help="GPUs per replica (default: 1 for model).")
+@click.option("--image", default=None, help="What an image service runs, e.g. nginx:1.27.")
+@click.option("--repo", default=None, help="Its repository in the workspace (default: SERVICE).")
+@click.option(
+    "-c",
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("catalog.yaml"),
+    show_default=True,
+    help="The catalog to edit (never the bundled one).",
+)
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Render into its repository (`repo:`) under this workspace root.",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Preview: render into OUT/<repo> instead.",
+)
+@click.option("--no-render", is_flag=True, help="Only add the service to the catalog.")
+@click.pass_context
+def new_command(
+    ctx: click.Context,
+    service: str,
+    group: str,
+    runtime: str,
+    port: int | None,
+    depends_on: tuple[str, ...],
+    description: str | None,
+    resources: str | None,
+    gpu: int | None,
+    image: str | None,
+    repo: str | None,
+    catalog_path: Path,
+    workspace: Path | None,
+    out: Path | None,
+    no_render: bool,
+) -> None:
+    """Add SERVICE to the catalog, then render its repository into WORKSPACE (or OUT).
+
+    Comments, order, quoting and indentation of the catalog are kept; the edited catalog is
+    validated before it replaces the file, so bad input writes nothing (exit 2).
+    """
+    from generator.catalog.model import Runtime
+    from generator.fleet.new import NewService, new_service
+
+    roots = [root for root in (workspace, out) if root is not None]
+    if len(roots) + no_render > 1:
+        raise click.UsageError("give only one of --workspace, --out and --no-render")
+    if not roots and not no_render and runtime in {r.value for r in Runtime if r.generated}:
+        raise click.UsageError("give --workspace WORKSPACE, --out OUT or --no-render")
+    request = NewService(
+        id=service,
+        group=group,
+        runtime=runtime,
+        port=port,
+        depends_on=tuple(n.strip() for item in depends_on for n in item.split(",") if n.strip()),
+        description=description,
+        resources=resources,
+        gpu=gpu,
+        image=image,
+        repo=repo,
+    )
+    result = new_service(catalog_path, request, roots[0] if roots else None)
+    added = result.added
+    click.echo(as_text(added.warnings), err=True, nl=False)
+    how = "the lowest free port of" if added.allocated else "as asked, in"
+    click.echo(f"added {service!r} at {added.location}: port {added.port} ({how} group {group!r})")
+    if result.report is not None:
+        from generator.fleet.report import generate_summary
+
+        click.echo(generate_summary(result.report), nl=False)
+    elif roots:
+        click.echo(f"{service}: not rendered ({runtime} services are catalogued only)")
+    if not result.ok:
+        flag = "-w" if workspace else "-o"
+        click.echo(
+            f"fleetform: the catalog keeps {service!r}; once the render is fixed run:"
+            f" fleetform generate -c {catalog_path} {flag} {roots[0]} {service}",
+            err=True,
+        )
+    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
+
+
+@cli.command("update")
+@catalog_option
+@workspace_option
+@click.argument("services", nargs=-1)
+@click.option("--vcs-ref", default=None, help="Template ref to update to (default: the catalog's).")
+@jobs_option
+@click.option(
+    "--dry-run", is_flag=True, help="Write nothing; list the repositories that would update."
+)
+@click.pass_context
+def update_command(
+    ctx: click.Context,
+    catalog_path: Path | None,
+    workspace: Path,
+    services: tuple[str, ...],
+    vcs_ref: str | None,
+    jobs: int | None,
+    dry_run: bool,
+) -> None:
+    """`copier update` every generated repository (or SERVICES) to the template ref with the
+    catalog's answers; conflicts are left inline for the owners, nothing is committed."""
+    from generator.fleet.generate import select_services
+    from generator.fleet.render import TemplateSource, catalog_template
+    from generator.fleet.report import ProgressLine, update_summary
+    from generator.fleet.update import UpdateOptions, update
+
+    opened = open_catalog(catalog_path or default_catalog())
+    template = catalog_template(opened.catalog)
+    options = UpdateOptions(
+        root=workspace,
+        template=TemplateSource(template.src, vcs_ref or template.ref),
+        jobs=jobs or os.cpu_count() or 1,
+        dry_run=dry_run,
+    )
+    progress = ProgressLine(total=len(select_services(opened.catalog, services)))
+    report = update(opened.catalog, services, options, progress=progress.step)
+    progress.close()
+    click.echo(update_summary(report), nl=False)
+    ctx.exit(ExitCode.OK if report.ok else ExitCode.PROBLEMS)
+
+
+@cli.command("drift")
+@catalog_option
+@workspace_option
+@click.argument("services", nargs=-1)
+@jobs_option
+@click.pass_context
+def drift_command(
+    ctx: click.Context,
+    catalog_path: Path | None,
+    workspace: Path,
+    services: tuple[str, ...],
+    jobs: int | None,
+) -> None:
+    """Which repositories differ from what their recorded template version renders with the
+    catalog's answers (and which are behind the newest template tag); writes nothing."""
+    from generator.fleet.drift import DriftOptions, drift
+    from generator.fleet.generate import select_services
+    from generator.fleet.report import ProgressLine, drift_summary
+
+    opened = open_catalog(catalog_path or default_catalog())
+    options = DriftOptions(root=workspace, jobs=jobs or os.cpu_count() or 1)
+    progress = ProgressLine(total=len(select_services(opened.catalog, services)))
+    report = drift(opened.catalog, services, options, progress=progress.step)
+    progress.close()
+    click.echo(drift_summary(report), nl=False)
+    ctx.exit(ExitCode.OK if report.ok else ExitCode.PROBLEMS)

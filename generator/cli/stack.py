@@ -1,0 +1,169 @@
+"""Commands that run the catalog: orchestrate, and up, down, status on a Docker engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from generator.catalog.validation import open_catalog
+from generator.cli.group import cli
+from generator.cli.options import catalog_option, default_catalog, project_option
+from generator.errors import ExitCode
+
+
+# ---- orchestrate, graph: the platform-wide compose file and the dependency graph
+@cli.command("orchestrate")
+@catalog_option
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the compose file here (atomically) instead of printing it.",
+)
+def orchestrate_command(catalog_path: Path | None, output: Path | None) -> None:
+    """Print (or write) docker-compose.orchestrate.yml: the whole catalog, core always on,
+    every other service under the compose profiles of the catalog profiles that need it."""
+    from generator.stack.orchestrate import orchestrate_yaml, write_atomically
+
+    text = orchestrate_yaml(open_catalog(catalog_path or default_catalog()).catalog)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomically(output, text)
+
+
+@cli.command("up")
+@catalog_option
+@click.argument("profile")
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=1),
+    default=300,
+    show_default=True,
+    help="Seconds to wait, in all, for the profile's services to be healthy.",
+)
+@project_option
+@click.pass_context
+def up_command(
+    ctx: click.Context,
+    catalog_path: Path | None,
+    profile: str,
+    wait_timeout: float,
+    project: str | None,
+) -> None:
+    """Start PROFILE with docker-compose and wait until every service is healthy.
+
+    Services are waited for in dependency order with exponential backoff; seed 001's log
+    lines go to stderr. A service that never gets healthy, its dependants and its last log
+    lines are reported (exit 1); nothing is stopped or removed.
+    """
+    from generator.stack.engine import connect
+    from generator.stack.up import UpOptions, stack_services, up, up_report
+
+    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    stack_services(catalog, profile)  # an unknown profile is bad usage, engine or not
+    options = UpOptions(profile=profile, project=project or catalog.name, wait_timeout=wait_timeout)
+    result = up(catalog, options, connect(), emit=lambda event: click.echo(str(event), err=True))
+    click.echo(up_report(result), err=True, nl=False)
+    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
+
+
+@cli.command("down")
+@catalog_option
+@click.argument("profile")
+@project_option
+@click.pass_context
+def down_command(
+    ctx: click.Context, catalog_path: Path | None, profile: str, project: str | None
+) -> None:
+    """Remove the project's containers (with their anonymous volumes) and networks.
+
+    Named volumes (the services' data) are kept. Every container of the project goes, also
+    those of other profiles: they share its network. Exit 1 if anything is left.
+    """
+    from generator.stack.engine import connect
+    from generator.stack.up import down, down_report, stack_services
+
+    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    stack_services(catalog, profile)
+    result = down(catalog, profile, project or catalog.name, connect())
+    click.echo(down_report(result), nl=False)
+    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
+
+
+@cli.command("status")
+@catalog_option
+@project_option
+@click.option(
+    "--profile",
+    default=None,
+    help="Cover PROFILE's services (default: the core cluster, what runs, and their needs).",
+)
+@click.option("--watch", is_flag=True, help="Refresh every 2 s until Ctrl-C.")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output for people or for machines.",
+)
+@click.option(
+    "--loop-restarts",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="A restart loop: at least this many restarts...",
+)
+@click.option(
+    "--loop-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    default=5.0,
+    show_default=True,
+    help="...the last of them within this many minutes.",
+)
+@click.pass_context
+def status_command(
+    ctx: click.Context,
+    catalog_path: Path | None,
+    project: str | None,
+    profile: str | None,
+    watch: bool,
+    output_format: str,
+    loop_restarts: int,
+    loop_minutes: float,
+) -> None:
+    """The health matrix: per service its containers, state, health, restarts, uptime,
+    published ports against the catalog's, and a verdict. Exit 1 unless all are ok."""
+    import time
+
+    from generator.catalog.profiles import profile_services
+    from generator.stack.engine import LoopRule, connect
+    from generator.stack.status import health_matrix, matrix_json, matrix_table
+
+    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    if profile is not None:
+        profile_services(catalog, profile)
+    client = connect()
+    rule = LoopRule(restarts=loop_restarts, minutes=loop_minutes)
+    render = matrix_json if output_format == "json" else matrix_table
+    code = ExitCode.OK
+    try:
+        while True:
+            matrix = health_matrix(
+                catalog, project or catalog.name, client, profile=profile, rule=rule
+            )
+            code = ExitCode.OK if matrix.ok else ExitCode.PROBLEMS
+            if watch and output_format == "table":
+                click.clear()
+                stamp = matrix.checked_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+                click.echo(f"every 2s, Ctrl-C to stop; {stamp}")
+            click.echo(render(matrix), nl=False)
+            if not watch:
+                break
+            time.sleep(2)
+    except KeyboardInterrupt:
+        pass
+    ctx.exit(code)

@@ -1,0 +1,106 @@
+"""`fleetform verify`: the validators on rendered trees, or --live on a Docker engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from generator.catalog.validation import open_catalog
+from generator.cli.group import cli
+from generator.cli.options import catalog_option, default_catalog, format_option, report_problems
+from generator.errors import ExitCode
+from generator.problems import Problem
+
+
+@cli.command("verify")
+@click.argument(
+    "paths", nargs=-1, required=True, metavar="PATH...|SERVICE...", type=click.Path(path_type=Path)
+)
+@format_option
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Build, run and health-check SERVICES on a Docker engine (stand-ins for the images"
+    " no registry can deliver) instead of validating PATHS.",
+)
+@catalog_option
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--live: the services' repositories are WORKSPACE/<repo> (default: a temporary render).",
+)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="--live: render into OUT/<repo> first, as generate -o does.",
+)
+@click.option(
+    "--wait-timeout",
+    type=click.FloatRange(min=1),
+    default=300,
+    show_default=True,
+    help="--live: seconds per service for docker-compose up and its container to be healthy.",
+)
+@click.pass_context
+def verify_command(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    output_format: str,
+    live: bool,
+    catalog_path: Path | None,
+    workspace: Path | None,
+    out: Path | None,
+    wait_timeout: float,
+) -> None:
+    """Run each format's own validator on rendered trees (Helm, Kubernetes schemas,
+    Compose, hadolint, shellcheck, the GitLab CI schema).
+
+    With --live: build each SERVICE's image from its generated Dockerfile, run it with its
+    generated compose file and require its generated health-check.sh to exit 0; exit 1 if
+    any is not built, started or healthy. Everything it starts is removed afterwards.
+    """
+    if live:
+        _verify_live(
+            ctx, [str(p) for p in paths], output_format, catalog_path, workspace, out, wait_timeout
+        )
+        return
+    if catalog_path or workspace or out:
+        raise click.UsageError("-c, -w and -o go with --live")
+    from generator.verify import verify_tree  # the validators are heavy to import
+
+    ctx.meta["format"] = output_format
+    problems: list[Problem] = []
+    checked = 0
+    for path in paths:
+        result = verify_tree(path)
+        problems.extend(result.problems)
+        checked += len(result.checked)
+    report_problems(ctx, problems, f"verify ({checked} checks)", output_format)
+
+
+def _verify_live(
+    ctx: click.Context,
+    services: list[str],
+    output_format: str,
+    catalog_path: Path | None,
+    workspace: Path | None,
+    out: Path | None,
+    wait_timeout: float,
+) -> None:
+    from generator.stack.engine import connect
+    from generator.stack.live import LiveOptions, live_json, live_report, preflight, verify_live
+
+    ctx.meta["format"] = output_format
+    if workspace and out:
+        raise click.UsageError("give either --workspace or --out, not both")
+    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    options = LiveOptions(workspace=workspace, out=out, wait_timeout=wait_timeout)
+    preflight(catalog, services, options)  # bad input is exit 2, engine or not
+    result = verify_live(
+        catalog, services, options, connect(), emit=lambda line: click.echo(line, err=True)
+    )
+    click.echo(live_json(result) if output_format == "json" else live_report(result), nl=False)
+    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
