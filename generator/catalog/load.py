@@ -6,15 +6,8 @@ checks that need the whole model live in `generator.catalog.rules`.
 
 from __future__ import annotations
 
-import difflib
-import json
-from collections.abc import Iterator, Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
-
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
 
 from generator.catalog.model import (
     Autoscaling,
@@ -32,57 +25,14 @@ from generator.catalog.model import (
     TemplateSource,
     Tier,
 )
+from generator.catalog.schema import schema_problems
 from generator.errors import InputError
-from generator.problems import Location, Problem, show
-from generator.resources import SCHEMA_DIR
+from generator.problems import Location
 from generator.yamlfile import YamlDocument, load_file, locate
 
 DEFAULT_ENVIRONMENTS = ("local", "staging", "production")
 DEFAULT_OWNER = "platform-team"
 DEFAULT_MODEL_VOLUME = "/models"  # where a model service keeps its weights, in a named volume
-
-
-@cache
-def load_schema(name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return schema
-
-
-@cache
-def schema_validator(name: str) -> Any:
-    """A validator over the schema with its local `$ref`s inlined.
-
-    Resolving a `$ref` costs a registry lookup every time it is followed, which was a third
-    of the validation time of a 1,000-service catalog; the schema has no recursion, so
-    inlining once is exact.
-    """
-    schema = load_schema(name)
-    return _StrictValidator(_inline_refs(schema, schema.get("$defs", {})))
-
-
-def _is_integer(_checker: object, value: object) -> bool:
-    # jsonschema counts 3000.0 as an integer; a port written as a float is a typo to report.
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-_StrictValidator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
-
-
-def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
-    if isinstance(node, list):
-        return [_inline_refs(item, definitions) for item in node]
-    if not isinstance(node, dict):
-        return node
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        target = _inline_refs(definitions[ref.removeprefix("#/$defs/")], definitions)
-        siblings = {k: v for k, v in node.items() if k != "$ref"}
-        return {**target, **siblings}
-    return {key: _inline_refs(value, definitions) for key, value in node.items()}
 
 
 def load_catalog(path: Path) -> Catalog:
@@ -92,118 +42,6 @@ def load_catalog(path: Path) -> Catalog:
     if problems:
         raise InputError(problems=problems)
     return build_catalog(document)
-
-
-# ------------------------------------------------------------------ schema
-
-
-def schema_problems(document: YamlDocument) -> list[Problem]:
-    if not isinstance(document.data, dict):
-        kind = type(document.data).__name__
-        kind = {"list": "a list", "str": "a string", "int": "a number", "NoneType": "nothing"}.get(
-            kind, kind
-        )
-        message = f"the catalog must be a mapping, got {kind}"
-        line, col = locate(document.tree, []) if document.data is not None else (1, 1)
-        return [Problem(Location(str(document.path), line, col), message)]
-    problems: list[Problem] = []
-    for error in schema_validator("catalog.schema.json").iter_errors(document.data):
-        problems.extend(_explain(document, error))
-    return sorted(set(problems))
-
-
-def _problem(
-    document: YamlDocument, path: list[Any], message: str, *, key: bool = False
-) -> Problem:
-    line, col = locate(document.tree, path, key=key)
-    return Problem(Location(str(document.path), line, col), message)
-
-
-def _dotted(path: list[Any]) -> str:
-    text = ""
-    for step in path:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
-    return text or "catalog"
-
-
-def _explain(document: YamlDocument, error: ValidationError) -> Iterator[Problem]:
-    """Turn one jsonschema error into problems that point at the offending key or value."""
-    path = list(error.absolute_path)
-    where = _dotted(path)
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    kind = error.validator
-    if kind == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = sorted(schema.get("properties", {}))
-        for extra in sorted(set(error.instance) - set(allowed), key=str):
-            yield _problem(document, [*path, extra], _unknown_key(where, extra, allowed), key=True)
-        return
-    if kind == "required":
-        yield _problem(
-            document, path, f"{where}: {error.message.replace(' property', ' key')}", key=True
-        )
-        return
-    if "propertyNames" in error.absolute_schema_path:
-        yield _problem(document, [*path, error.instance], _name_message(where, error), key=True)
-        return
-    yield _problem(document, path, f"{where}: {describe_schema_error(error)}", key=False)
-
-
-def _name_message(where: str, error: ValidationError) -> str:
-    name = error.instance
-    if not isinstance(name, str):
-        return f"{where}: key {show(name)} is not a name; quote it if it is one ('{name}')"
-    if len(name) > 63:
-        return f"{where}: {name!r} is {len(name)} characters; a DNS-1123 label has at most 63"
-    return f"{where}: {name!r} is not a DNS-1123 label ({_ID_RULE})"
-
-
-def _unknown_key(where: str, key: Any, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.75)
-    if close:
-        return f"{where}: unknown key {show(key)}; did you mean {close[0]!r}?"
-    return f"{where}: unknown key {show(key)} (allowed: {', '.join(allowed)})"
-
-
-_ID_RULE = "lower-case letters, digits and '-', at most 63, starting and ending alphanumeric"
-
-_TYPE_NAMES = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "integer": "an integer",
-    "boolean": "true or false",
-    "number": "a number",
-}
-
-
-def describe_schema_error(error: ValidationError) -> str:
-    """What is wrong with a value, in the user's terms rather than the schema's."""
-    schema: Mapping[str, Any] = error.schema if isinstance(error.schema, dict) else {}
-    value = error.instance
-    kind = error.validator
-    if kind == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
-        return f"must be {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, got {show(value)}"
-    if kind == "enum":
-        return f"must be one of {', '.join(map(str, error.validator_value))}, got {show(value)}"
-    if kind == "const":
-        return f"must be {show(error.validator_value)}, got {show(value)}"
-    if kind == "pattern":
-        rule = schema.get("patternErrorMessage", f"must match {error.validator_value}")
-        return f"{show(value)} is not {rule}"
-    if kind in ("minimum", "maximum"):
-        return f"{show(value)} is out of range ({kind} {error.validator_value})"
-    if kind == "uniqueItems":
-        return "has duplicate entries"
-    if kind in ("minItems", "minProperties"):
-        return "must not be empty"
-    if kind in ("not", "anyOf", "oneOf") and "description" in schema:
-        return f"{show(value)} is not accepted: {schema['description']}"
-    return str(error.message)
-
-
-# ------------------------------------------------------------------ model
 
 
 class _Builder:

@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from generator.catalog.graph import start_order, transitive
-from generator.catalog.load import describe_schema_error, schema_validator
 from generator.catalog.model import Catalog, Runtime, Service
+from generator.catalog.schema import describe_schema_error, schema_validator
 from generator.errors import InputError, UsageError
 from generator.problems import Problem
 

@@ -43,9 +43,9 @@ from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.tokens import CommentToken
 
-from generator.catalog.load import load_schema
 from generator.catalog.model import Catalog, Runtime, Tier
 from generator.catalog.ports import allocate, catalog_claims
+from generator.catalog.schema import load_schema
 from generator.catalog.validation import ValidationResult, validate
 from generator.errors import InputError, UsageError
 from generator.fleet.answers import service_answers
