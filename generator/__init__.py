@@ -2,11 +2,15 @@
 
 | module / package | what it owns |
 | --- | --- |
-| `errors`, `problems` | every error class and its exit code; located problems and their text/JSON |
-| `yamlfile`, `parallel`, `resources` | YAML reading with positions; worker pools; the bundled files |
-| `catalog/` | catalog.yaml -> `Catalog`, and what follows from a catalog alone (rules, ports, graph) |
-| `fleet/` | catalog -> answers -> Copier -> the service repositories (generate, new, update, drift) |
-| `stack/` | a catalog profile on a Docker engine (orchestrate, up, down, status, verify --live) |
+| `errors` | every error class and the exit code it means (`ExitCode`) |
+| `problems` | located problems and their text and JSON forms |
+| `yamlfile` | reading YAML with positions, bad input refused |
+| `parallel` | worker pools, one job per service |
+| `git` | the one way git is run |
+| `resources` | where the bundled catalog, schemas and template are |
+| `catalog/` | catalog.yaml -> `Catalog`, and what follows from it alone (rules, ports, graph) |
+| `fleet/` | catalog -> answers -> Copier -> the repositories (generate, new, update, drift) |
+| `stack/` | a profile on a Docker engine (orchestrate, up, down, status, verify --live) |
 | `verify/` | each generated format checked by its own validator |
 | `cli/` | the `fleetform` command: parse, call the library, print |
 

@@ -22,7 +22,7 @@ from generator.catalog.model import (
     Profile,
     Runtime,
     Service,
-    TemplateSource,
+    TemplateSetting,
     Tier,
 )
 from generator.catalog.schema import schema_problems
@@ -63,7 +63,7 @@ class _Builder:
             path=self.document.path,
             name=data["name"],
             description=data.get("description", ""),
-            template=TemplateSource(src=template.get("src"), ref=template.get("ref")),
+            template=TemplateSetting(src=template.get("src"), ref=template.get("ref")),
             groups={gid: self.group(gid, g) for gid, g in data["groups"].items()},
             services={
                 sid: self.service(sid, s, defaults, data["name"])

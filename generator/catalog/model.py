@@ -162,7 +162,10 @@ class Profile:
 
 
 @dataclass(frozen=True)
-class TemplateSource:
+class TemplateSetting:
+    """The catalog's `template: {src, ref}` as written (None: not given); the source Copier
+    renders from is `generator.fleet.template.TemplateSource`."""
+
     src: str | None
     ref: str | None
 
@@ -172,7 +175,7 @@ class Catalog:
     path: Path
     name: str
     description: str
-    template: TemplateSource
+    template: TemplateSetting
     groups: dict[str, Group]
     services: dict[str, Service]
     profiles: dict[str, Profile]

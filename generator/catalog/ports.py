@@ -1,18 +1,20 @@
-"""The port registry: conflicts, ranges and allocation across the catalog and compose files."""
+"""The port registry: conflicts, ranges and allocation across the catalog and compose files.
+
+What a compose file publishes is read by `generator.catalog.compose_ports`; this module turns
+it into claims and holds them against the catalog.
+"""
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from generator.catalog.compose_ports import PublishedPort, published_ports
 from generator.catalog.model import Catalog, Group, Service
-from generator.errors import InputError, RangeFullError, UsageError
-from generator.problems import Location, Problem, Severity, show
-from generator.yamlfile import YamlDocument, load_file, locate
+from generator.errors import RangeFullError, UsageError
+from generator.problems import Location, Problem, Severity
 
 
 @dataclass(frozen=True)
@@ -116,155 +118,27 @@ def _conflict_problems(claims: Iterable[PortClaim]) -> Iterator[Problem]:
 
 # ------------------------------------------------------------------ compose files
 
-_VARIABLE = re.compile(
-    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<default>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
-
-
-class _UnresolvedVariableError(Exception):
-    pass
-
-
-def interpolate(text: str) -> str:
-    """Compose's `${VAR:-default}` interpolation with defaults only, never the environment.
-
-    The registry must give the same answer on every machine, so a variable without a default
-    cannot be resolved and the caller reports it.
-    """
-
-    def substitute(match: re.Match[str]) -> str:
-        if match["escaped"]:
-            return "$"
-        if match["op"] in (":-", "-"):
-            return match["default"] or ""
-        raise _UnresolvedVariableError(match["braced"] or match["bare"])
-
-    return _VARIABLE.sub(substitute, text)
-
-
-_SHORT = re.compile(
-    r"^(?:(?P<ip>\[[^\]]*\]|[0-9]+(?:\.[0-9]+){3}):)?(?:(?P<host>[0-9]*(?:-[0-9]+)?):)?"
-    r"(?P<container>[0-9]+(?:-[0-9]+)?)(?:/(?P<protocol>tcp|udp|sctp))?$"
-)
-
-
-def _expand(text: str) -> list[int]:
-    low, _, high = text.partition("-")
-    first = int(low)
-    last = int(high) if high else first
-    return list(range(first, last + 1))
-
-
-class _ComposeReader:
-    def __init__(self, document: YamlDocument, catalog: Catalog) -> None:
-        self.document = document
-        self.catalog = catalog
-        self.claims: list[PortClaim] = []
-        self.problems: list[Problem] = []
-
-    def at(self, *path: Any) -> Location:
-        line, col = locate(self.document.tree, list(path))
-        return Location(str(self.document.path), line, col)
-
-    def read(self) -> None:
-        services = (
-            self.document.data.get("services") if isinstance(self.document.data, dict) else None
-        )
-        if not isinstance(services, dict):
-            raise InputError.at(
-                path=self.document.path,
-                line=1,
-                col=1,
-                message="not a compose file: no 'services' mapping",
-            )
-        for name, spec in services.items():
-            ports = spec.get("ports", []) if isinstance(spec, dict) else []
-            if not isinstance(ports, list):
-                self.problems.append(
-                    Problem(
-                        self.at("services", name, "ports"),
-                        f"service {name!r}: 'ports' must be a list",
-                    )
-                )
-                continue
-            for index, entry in enumerate(ports):
-                self.entry(str(name), index, entry)
-
-    def entry(self, name: str, index: int, entry: Any) -> None:
-        where = self.at("services", name, "ports", index)
-        try:
-            published = self.published(entry)
-        except _UnresolvedVariableError as exc:
-            self.problems.append(
-                Problem(
-                    where,
-                    f"service {name!r}: cannot resolve ${{{exc}}} without a default;"
-                    f" write ${{{exc}:-PORT}}",
-                    Severity.WARNING,
-                )
-            )
-            return
-        except ValueError as exc:
-            self.problems.append(Problem(where, f"service {name!r}: {exc}"))
-            return
-        owner = name if name in self.catalog.services else f"{self.document.path}:{name}"
-        service = self.catalog.services.get(name)
-        for port, protocol in published:
-            if not 1 <= port <= 65535:
-                self.problems.append(
-                    Problem(where, f"service {name!r}: port {port} is out of range 1-65535")
-                )
-                continue
-            self.claims.append(
-                PortClaim(
-                    port,
-                    protocol,
-                    owner,
-                    name,
-                    where,
-                    service.id if service else None,
-                    from_compose=True,
-                )
-            )
-
-    def published(self, entry: Any) -> list[tuple[int, str]]:
-        if isinstance(entry, bool):
-            raise ValueError(f"port entry {show(entry)} is not a port")
-        if isinstance(entry, int):
-            return []  # container port only: Docker picks a random host port
-        if isinstance(entry, dict):
-            return self.long_form(entry)
-        if isinstance(entry, str):
-            return self.short_form(entry)
-        raise ValueError(f"port entry {show(entry)} is not a port")
-
-    def long_form(self, entry: dict[str, Any]) -> list[tuple[int, str]]:
-        published = entry.get("published")
-        protocol = str(entry.get("protocol", "tcp"))
-        if published in (None, ""):
-            return []
-        text = interpolate(str(published)).strip()
-        if not re.fullmatch(r"[0-9]+(-[0-9]+)?", text):
-            raise ValueError(f"cannot read published port {published!r}")
-        return [(p, protocol) for p in _expand(text)]
-
-    def short_form(self, entry: str) -> list[tuple[int, str]]:
-        text = interpolate(entry).strip()
-        match = _SHORT.match(text)
-        if match is None:
-            raise ValueError(f"cannot read port mapping {entry!r}")
-        host = match["host"]
-        if not host:
-            return []
-        protocol = match["protocol"] or "tcp"
-        return [(p, protocol) for p in _expand(host)]
-
 
 def compose_claims(path: Path, catalog: Catalog) -> tuple[list[PortClaim], list[Problem]]:
-    reader = _ComposeReader(load_file(path), catalog)
-    reader.read()
-    return reader.claims, reader.problems
+    """The compose file's published ports as claims, and the entries it could not read."""
+    published, problems = published_ports(path)
+    return [_compose_claim(port, catalog) for port in published], problems
+
+
+def _compose_claim(published: PublishedPort, catalog: Catalog) -> PortClaim:
+    """A service the catalog knows claims as itself; any other as `FILE:SERVICE`, so the same
+    name in two compose files is two owners."""
+    name = published.service
+    catalogued = name in catalog.services
+    return PortClaim(
+        published.port,
+        published.protocol,
+        name if catalogued else f"{published.location.path}:{name}",
+        name,
+        published.location,
+        name if catalogued else None,
+        from_compose=True,
+    )
 
 
 def _compose_against_catalog(claims: list[PortClaim], catalog: Catalog) -> Iterator[Problem]:

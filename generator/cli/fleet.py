@@ -63,9 +63,10 @@ def generate_command(
     root = workspace or out
     if root is None:
         raise click.UsageError("give --workspace WORKSPACE or --out OUT")
-    from generator.fleet.generate import GenerateOptions, generate, select_services
-    from generator.fleet.render import catalog_template
+    from generator.catalog.selection import select_services
+    from generator.fleet.generate import GenerateOptions, generate
     from generator.fleet.report import ProgressLine, generate_summary
+    from generator.fleet.template import catalog_template
 
     opened = open_catalog(catalog_path or default_catalog())
     options = GenerateOptions(
@@ -212,9 +213,9 @@ def update_command(
 ) -> None:
     """`copier update` every generated repository (or SERVICES) to the template ref with the
     catalog's answers; conflicts are left inline for the owners, nothing is committed."""
-    from generator.fleet.generate import select_services
-    from generator.fleet.render import TemplateSource, catalog_template
+    from generator.catalog.selection import select_services
     from generator.fleet.report import ProgressLine, update_summary
+    from generator.fleet.template import TemplateSource, catalog_template
     from generator.fleet.update import UpdateOptions, update
 
     opened = open_catalog(catalog_path or default_catalog())
@@ -247,8 +248,8 @@ def drift_command(
 ) -> None:
     """Which repositories differ from what their recorded template version renders with the
     catalog's answers (and which are behind the newest template tag); writes nothing."""
+    from generator.catalog.selection import select_services
     from generator.fleet.drift import DriftOptions, drift
-    from generator.fleet.generate import select_services
     from generator.fleet.report import ProgressLine, drift_summary
 
     opened = open_catalog(catalog_path or default_catalog())

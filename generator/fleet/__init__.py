@@ -1,1 +1,18 @@
-"""TODO"""
+"""catalog -> answers -> Copier -> the service repositories.
+
+| module | what it owns |
+| --- | --- |
+| `answers` | the one mapping from a catalog service to its Copier answers, validated |
+| `template` | `TemplateSource` (where the template comes from) and the git facts asked of it |
+| `copier_worker` | Copier's Worker sharing clones and Jinja per process (Copier's private API) |
+| `render` | one Copier render of a service into a new directory |
+| `manifest` | `.fleetform-manifest.json`: what fleetform wrote, by digest |
+| `recorded` | `.copier-answers.yml`: the template source, version and answers recorded |
+| `compare` | a rendered tree against a repository: which files differ, and the diff |
+| `repository` | the git state of a service repository: updatable, changed, conflicting |
+| `generate` | render every service into its repository, all or nothing per repository |
+| `new` | add a service to the catalog, then render it |
+| `update` | `copier update` across the workspace, clean trees only, never committing |
+| `drift` | which repositories differ from what their recorded version renders |
+| `report` | the text of the fleet commands: progress line and closing tables |
+"""

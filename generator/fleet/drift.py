@@ -10,21 +10,21 @@ Files the template hands over to the owners (`_skip_if_exists`) are theirs once 
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
-import yaml
-
 from generator.catalog.model import Catalog
+from generator.catalog.selection import select_services
 from generator.errors import AnswersFileError, RenderError
 from generator.fleet.answers import Answers, service_answers
-from generator.fleet.generate import FileChanges, compare, select_services
-from generator.fleet.render import TemplateSource, render_service
-from generator.fleet.update import ANSWERS_FILE, local_template, read_recorded, revision
+from generator.fleet.compare import FileChanges, compare
+from generator.fleet.manifest import rendered_files
+from generator.fleet.recorded import ANSWERS_FILE, read_recorded
+from generator.fleet.render import render_service
+from generator.fleet.template import TemplateSource, TemplateVersion, owners_files, template_version
 from generator.parallel import in_parallel
 
 
@@ -34,20 +34,6 @@ class DriftOutcome(StrEnum):
     MISSING = "missing"
     NOT_GENERATED = "not generated"
     FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class TemplateVersion:
-    """The recorded version and the template's newest version tag, when they can be known.
-
-    `behind` is None when it cannot be told: a remote template (no network is used), a
-    template without version tags, or a recorded version the template does not have.
-    """
-
-    recorded: str
-    newest: str | None = None
-    behind: bool | None = None
-    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,11 +109,10 @@ def drift_one(job: _Job) -> DriftResult:
             render_service(job.answers, rendered, TemplateSource(recorded.src, recorded.commit))
         except RenderError as exc:
             return DriftResult(job.service, repo, DriftOutcome.FAILED, version, reason=str(exc))
-        files = sorted(p.relative_to(rendered).as_posix() for p in rendered.rglob("*"))
-        changes = compare([f for f in files if (rendered / f).is_file()], rendered, repo)
+        changes = compare(rendered_files(rendered), rendered, repo)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    owned = _owners_files(recorded.src, recorded.commit)
+    owned = owners_files(recorded.src, recorded.commit)
     changes = replace(
         changes,
         changed=tuple(f for f in changes.changed if not owned(f)),
@@ -136,76 +121,3 @@ def drift_one(job: _Job) -> DriftResult:
     differs = changes.created or changes.changed or changes.foreign or changes.removed
     outcome = DriftOutcome.DRIFTED if differs else DriftOutcome.IN_SYNC
     return DriftResult(job.service, repo, outcome, version, changes)
-
-
-def template_version(src: str, recorded: str) -> TemplateVersion:
-    """Whether `recorded` is behind the newest version tag of a template on this machine."""
-    template = local_template(src)
-    if template is None or not template.is_dir():
-        return TemplateVersion(recorded, note="remote template: newest tag not checked")
-    tags = version_tags(template)
-    if not tags:
-        return TemplateVersion(recorded, note="template has no version tags")
-    newest = tags[-1]
-    at, top = revision(template, recorded), revision(template, newest)
-    if at is None or top is None:
-        return TemplateVersion(recorded, newest, note=f"{recorded} is not in the template")
-    if at == top:
-        return TemplateVersion(recorded, newest, behind=False)
-    ancestor = subprocess.run(
-        ["git", "-C", str(template), "merge-base", "--is-ancestor", at, top],
-        capture_output=True,
-        check=False,
-    )
-    return TemplateVersion(recorded, newest, behind=ancestor.returncode == 0)
-
-
-def version_tags(template: Path) -> list[str]:
-    """The template's release tags, oldest first, ordered as Copier orders them (PEP 440)."""
-    from packaging.version import InvalidVersion, Version  # a dependency of Copier
-
-    listed = subprocess.run(
-        ["git", "-C", str(template), "tag", "--list"], capture_output=True, text=True, check=False
-    )
-    versions = []
-    for tag in listed.stdout.split():
-        try:
-            version = Version(tag)
-        except InvalidVersion:
-            continue
-        if not version.is_prerelease:
-            versions.append((version, tag))
-    return [tag for _, tag in sorted(versions)]
-
-
-def _owners_files(src: str, commit: str) -> Callable[[str], bool]:
-    """Matcher of the template's `_skip_if_exists` at `commit` (files the owners take over).
-
-    Read from a template on this machine only; for a remote one no file is the owners'.
-    """
-    # Dependencies of Copier, which matches these patterns with pathspec in the same style.
-    from packaging.version import Version
-    from pathspec import PathSpec
-    from pathspec import __version__ as pathspec_version
-
-    template = local_template(src)
-    patterns: list[str] = []
-    if template is not None and template.is_dir():
-        for name in ("copier.yml", "copier.yaml"):
-            shown = subprocess.run(
-                ["git", "-C", str(template), "show", f"{commit}:{name}"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if shown.returncode == 0:
-                try:
-                    config = yaml.safe_load(shown.stdout)
-                except yaml.YAMLError:
-                    break
-                skip = config.get("_skip_if_exists", []) if isinstance(config, dict) else []
-                patterns = [str(p) for p in skip] if isinstance(skip, list) else [str(skip)]
-                break
-    style = "gitignore" if Version(pathspec_version) >= Version("1.0.0") else "gitwildmatch"
-    spec = PathSpec.from_lines(style, patterns)
-    return spec.match_file

@@ -8,9 +8,6 @@ backup. What fleetform wrote is recorded in `.fleetform-manifest.json` in each r
 
 from __future__ import annotations
 
-import difflib
-import hashlib
-import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -19,12 +16,15 @@ from enum import StrEnum
 from pathlib import Path
 
 from generator.catalog.model import Catalog
-from generator.errors import RenderError, UsageError
+from generator.catalog.selection import select_services
+from generator.errors import RenderError
 from generator.fleet.answers import Answers, service_answers
-from generator.fleet.render import TemplateSource, render_service
+from generator.fleet.compare import FileChanges, compare, unified_diff
+from generator.fleet.manifest import MANIFEST, current_manifest, manifest_for, rendered_files
+from generator.fleet.render import render_service
+from generator.fleet.template import TemplateSource
 from generator.parallel import in_parallel
 
-MANIFEST = ".fleetform-manifest.json"
 BACKUP_SUFFIX = ".pre-fleetform"
 STAGED_SUFFIX = ".fleetform-new"
 
@@ -35,19 +35,6 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"
     REFUSED = "refused"
     FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class FileChanges:
-    created: tuple[str, ...] = ()
-    changed: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    foreign: tuple[str, ...] = ()
-
-    @property
-    def writes(self) -> bool:
-        return bool(self.created or self.changed or self.removed or self.foreign)
 
 
 @dataclass(frozen=True)
@@ -89,20 +76,6 @@ class _Job:
     options: GenerateOptions
 
 
-def select_services(catalog: Catalog, names: Sequence[str]) -> list[str]:
-    """The generatable services to work on: the named ones, else all of them."""
-    generated = [s.id for s in catalog.generated_services()]
-    if not names:
-        return generated
-    unknown = [n for n in names if n not in catalog.services]
-    if unknown:
-        raise UsageError(message=f"unknown service(s): {', '.join(unknown)}")
-    skipped = [n for n in names if n not in generated]
-    if skipped:
-        raise UsageError(message=f"not generated (image or ddev services): {', '.join(skipped)}")
-    return list(dict.fromkeys(names))
-
-
 def generate(
     catalog: Catalog,
     names: Sequence[str],
@@ -137,15 +110,15 @@ def generate_one(job: _Job) -> ServiceResult:
 
 def _apply(job: _Job, rendered: Path) -> ServiceResult:
     options = job.options
-    files = _files(rendered)
+    files = rendered_files(rendered)
     changes = compare(files, rendered, job.repo)
-    diff = _diff(changes, rendered, job.repo) if options.diff else ""
+    diff = unified_diff(changes, rendered, job.repo) if options.diff else ""
     if changes.foreign and not options.backup:
         reason = "would overwrite files fleetform did not write: " + ", ".join(changes.foreign)
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, changes, reason, diff)
     outcome = _outcome(job.repo, changes)
-    manifest = _manifest_text(rendered, files)
-    if options.dry_run or (outcome is Outcome.UNCHANGED and _current(job.repo) == manifest):
+    manifest = manifest_for(rendered, files)
+    if options.dry_run or (outcome is Outcome.UNCHANGED and current_manifest(job.repo) == manifest):
         return ServiceResult(job.service, job.repo, outcome, changes, diff=diff)
     try:
         backups = _write(job.repo, rendered, manifest, changes)
@@ -158,85 +131,6 @@ def _outcome(repo: Path, changes: FileChanges) -> Outcome:
     if not repo.exists():
         return Outcome.CREATED
     return Outcome.UPDATED if changes.writes else Outcome.UNCHANGED
-
-
-def _files(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def read_manifest(repo: Path) -> dict[str, str]:
-    """What fleetform last wrote into `repo`: relative path -> sha256 (empty if never)."""
-    try:
-        data = json.loads((repo / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    files = data.get("files", {}) if isinstance(data, dict) else {}
-    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
-
-
-def _same(a: Path, b: Path) -> bool:
-    if a.read_bytes() != b.read_bytes():
-        return False
-    return (a.stat().st_mode & 0o111 != 0) == (b.stat().st_mode & 0o111 != 0)
-
-
-def compare(files: list[str], rendered: Path, repo: Path) -> FileChanges:
-    """Sort each rendered file into created / changed / unchanged / foreign for `repo`."""
-    manifest = read_manifest(repo)
-    created, changed, unchanged, foreign = [], [], [], []
-    for name in files:
-        target = repo / name
-        if not target.exists():
-            created.append(name)
-        elif _same(target, rendered / name):
-            unchanged.append(name)
-        elif manifest.get(name) == _digest(target):
-            changed.append(name)
-        else:
-            foreign.append(name)
-    removed = [
-        name
-        for name, digest in sorted(manifest.items())
-        if name not in files and (repo / name).is_file() and _digest(repo / name) == digest
-    ]
-    return FileChanges(
-        tuple(created), tuple(changed), tuple(unchanged), tuple(removed), tuple(foreign)
-    )
-
-
-def _diff(changes: FileChanges, rendered: Path, repo: Path) -> str:
-    chunks: list[str] = []
-    for name in (*changes.created, *changes.changed, *changes.foreign):
-        old = (
-            (repo / name).read_text(errors="replace").splitlines() if (repo / name).exists() else []
-        )
-        new = (rendered / name).read_text(errors="replace").splitlines()
-        chunks.extend(difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", lineterm=""))
-    for name in changes.removed:
-        old = (repo / name).read_text(errors="replace").splitlines()
-        chunks.extend(difflib.unified_diff(old, [], f"a/{name}", "/dev/null", lineterm=""))
-    return "\n".join(chunks) + ("\n" if chunks else "")
-
-
-def manifest_text(rendered: Path) -> str:
-    """The manifest of a complete clean render: every file in it is recorded as fleetform's."""
-    return _manifest_text(rendered, _files(rendered))
-
-
-def _manifest_text(rendered: Path, files: list[str]) -> str:
-    digests = {name: _digest(rendered / name) for name in files}
-    return json.dumps({"generator": "fleetform", "files": digests}, indent=2) + "\n"
-
-
-def _current(repo: Path) -> str | None:
-    try:
-        return (repo / MANIFEST).read_text(encoding="utf-8")
-    except OSError:
-        return None
 
 
 def _write(repo: Path, rendered: Path, manifest: str, changes: FileChanges) -> tuple[str, ...]:

@@ -50,7 +50,7 @@ from generator.catalog.validation import ValidationResult, validate
 from generator.errors import InputError, UsageError
 from generator.fleet.answers import service_answers
 from generator.fleet.generate import GenerateOptions, GenerateReport, generate
-from generator.fleet.render import catalog_template
+from generator.fleet.template import catalog_template
 from generator.problems import Location, Problem, Severity
 
 BOM = "\ufeff"

@@ -51,9 +51,10 @@ from typing import Any
 import docker.errors
 
 from generator.catalog.model import Catalog
+from generator.catalog.selection import select_services
 from generator.errors import HostToolMissingError, InputError
-from generator.fleet.generate import GenerateOptions, Outcome, generate, select_services
-from generator.fleet.render import catalog_template
+from generator.fleet.generate import GenerateOptions, Outcome, generate
+from generator.fleet.template import catalog_template
 from generator.problems import Location, Problem
 from generator.stack.build_context import (
     DOCKERFILE,

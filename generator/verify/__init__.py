@@ -17,6 +17,23 @@ Every finding becomes a `Problem` at `ROOT/relative/path:line:col` (ROOT as give
 prefixed by the tool: `hadolint DL3008: Pin versions in apt get install...`. A tool's `error` and
 `warning` are errors, its `info` and `style` warnings; helm lint is strict (its warnings are
 errors) and its info notes ("icon is recommended") are dropped.
+
+| module | what it owns |
+| --- | --- |
+| `tree` | `verify_tree`: which validator each file of a tree gets |
+| `targets` | which files of a tree each validator takes |
+| `tools` | finding and running the validators, and reading what they print |
+| `dockerfile` | hadolint |
+| `shell` | shellcheck |
+| `compose` | the Compose v2 binary's `config` |
+| `gitlab_ci` | the GitLab CI schema (check-jsonschema) |
+| `helm` | helm lint and render per values set |
+| `values` | the values sets of a chart, merged as deploy.sh layers them |
+| `manifests` | each rendered manifest through the schemas and Pod Security checks |
+| `kubernetes` | the Kubernetes schemas (kubernetes-validate, strict) |
+| `pod_security` | the restricted Pod Security Standard |
+| `positions` | where a field a validator names is written (file or template) |
+| `result` | `Checked`, `VerifyResult` |
 """
 
 from generator.verify.kubernetes import KUBERNETES_VERSION

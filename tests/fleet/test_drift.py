@@ -13,7 +13,7 @@ import pytest
 from click.testing import Result
 
 from generator.catalog.validation import open_catalog
-from generator.fleet.drift import template_version, version_tags
+from generator.fleet.template import template_version, version_tags
 from tests.helpers import (
     BUNDLED_CATALOG,
     catalog_at,

@@ -22,7 +22,8 @@ from click.testing import Result
 from generator.catalog.ports import check_ports
 from generator.catalog.validation import open_catalog
 from generator.fleet.answers import answer_problems, answers_yaml, service_answers
-from generator.fleet.render import TemplateSource, render_service
+from generator.fleet.render import render_service
+from generator.fleet.template import TemplateSource
 from generator.verify import verify_tree
 from tests.helpers import ROOT, TEMPLATE_TAG
 

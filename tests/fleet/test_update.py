@@ -20,9 +20,11 @@ from click.testing import Result
 
 from generator.catalog.validation import open_catalog
 from generator.fleet.answers import service_answers
-from generator.fleet.generate import MANIFEST
-from generator.fleet.render import TemplateSource, render_service
-from generator.fleet.update import copier_update, read_recorded, revision, tag_commits
+from generator.fleet.manifest import MANIFEST
+from generator.fleet.recorded import read_recorded
+from generator.fleet.render import render_service
+from generator.fleet.template import TemplateSource, revision, tag_commits
+from generator.fleet.update import copier_update
 from tests.helpers import (
     BUNDLED_CATALOG,
     TEMPLATE_TAG,

@@ -1,0 +1,63 @@
+"""`.fleetform-manifest.json`: what fleetform wrote into a repository (path -> sha256).
+
+A file whose digest matches is fleetform's to overwrite; any other file is the owners'."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+MANIFEST = ".fleetform-manifest.json"
+
+
+def rendered_files(root: Path) -> list[str]:
+    """Every file under `root`, relative, in POSIX form, sorted."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest(repo: Path) -> dict[str, str]:
+    """What fleetform last wrote into `repo`: relative path -> sha256 (empty if never)."""
+    try:
+        data = json.loads((repo / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files", {}) if isinstance(data, dict) else {}
+    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+
+
+def manifest_text(rendered: Path) -> str:
+    """The manifest of a complete clean render: every file in it is recorded as fleetform's."""
+    return manifest_for(rendered, rendered_files(rendered))
+
+
+def manifest_for(rendered: Path, files: list[str]) -> str:
+    digests = {name: digest(rendered / name) for name in files}
+    return json.dumps({"generator": "fleetform", "files": digests}, indent=2) + "\n"
+
+
+def current_manifest(repo: Path) -> str | None:
+    try:
+        return (repo / MANIFEST).read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def write_manifest(repo: Path, text: str) -> bool:
+    """Record the template's own render as what fleetform wrote, whatever the merge kept;
+    whether the file changed (it was committed before the update, so it now shows as changed).
+
+    The digests are those of a clean render, not of the merged files: a file that still
+    carries an owner's edit is then not fleetform's, and `generate` will not overwrite it.
+    """
+    target = repo / MANIFEST
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        return False
+    staged = target.with_name(f"{target.name}.fleetform-new")
+    staged.write_text(text, encoding="utf-8")
+    staged.replace(target)
+    return True
