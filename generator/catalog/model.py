@@ -29,25 +29,12 @@ class Cluster(StrEnum):
 
 
 class Tier(StrEnum):
+    """Seed 003's resource tiers; their sizes live in `template/includes/tiers.jinja`."""
+
     SMALL = "small"
     MEDIUM = "medium"
     LARGE = "large"
     XLARGE = "xlarge"
-
-
-@dataclass(frozen=True)
-class TierSize:
-    memory_mib: int
-    cpus: float
-
-
-# Seed 003's resource tiers.
-TIER_SIZES: dict[Tier, TierSize] = {
-    Tier.SMALL: TierSize(memory_mib=512, cpus=0.5),
-    Tier.MEDIUM: TierSize(memory_mib=2048, cpus=2.0),
-    Tier.LARGE: TierSize(memory_mib=4096, cpus=4.0),
-    Tier.XLARGE: TierSize(memory_mib=16384, cpus=8.0),
-}
 
 
 class HealthClass(StrEnum):

@@ -9,8 +9,10 @@ It follows the conventions of a service's own `infrastructure/docker-compose.yml
 Copier template): seed 003's x- templates merged with YAML anchors, its health classes and
 resource tiers, json-file log rotation, GPU reservations, and every value from the catalog
 written as a JSON string (a valid YAML scalar) with `$` doubled, so no catalog text can
-inject YAML or compose interpolation. The HTTP health check of generated runtimes and the
-class timings are not copied here: they come from the template's own macro file.
+inject YAML or compose interpolation. None of those conventions is copied here: the x-
+blocks and each service's `deploy` section come from the template's `compose.jinja` (which
+takes the tier sizes from `tiers.jinja`), the HTTP health check of generated runtimes from
+its `health.jinja`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import os
 import tempfile
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,14 +30,13 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from generator.catalog.graph import start_order
-from generator.catalog.model import TIER_SIZES, Catalog, Runtime, Service, Tier
+from generator.catalog.model import Catalog, Runtime, Service
 from generator.catalog.profiles import compose_profiles
 from generator.errors import UsageError
 from generator.resources import TEMPLATE_INCLUDES, TEMPLATE_ROOT
 
 HEALTH_MACROS = f"{TEMPLATE_INCLUDES}/health.jinja"
-HEALTH_CLASSES = ("infrastructure", "application", "model")
-LOG_ROTATION = {"max-size": "10m", "max-file": "3"}
+COMPOSE_MACROS = f"{TEMPLATE_INCLUDES}/compose.jinja"
 NETWORK = "platform"
 
 
@@ -50,7 +51,7 @@ def orchestrate_yaml(catalog: Catalog) -> str:
         *_header(catalog),
         f"name: {_q(catalog.name)}",
         "",
-        *_templates(),
+        *_compose_macros().x_blocks(NETWORK, tier_anchors=True).split("\n"),
     ]
     if external:
         lines += [
@@ -142,55 +143,6 @@ def _header(catalog: Catalog) -> list[str]:
     ]
 
 
-def _templates() -> list[str]:
-    classes = _health_macros().classes
-    lines = [
-        "# Shared parts (seed 003's x- templates), merged into each service with YAML anchors.",
-        "x-logging: &logging",
-        f"  driver: {_q('json-file')}",
-        "  options:",
-        *(f"    {key}: {_q(value)}" for key, value in LOG_ROTATION.items()),
-        "",
-        "x-service: &service",
-        f"  restart: {_q('unless-stopped')}",
-        "  logging: *logging",
-        "  networks:",
-        f"    - {_q(NETWORK)}",
-        "",
-        "# Health check classes: infrastructure (fast), application (moderate),"
-        " model (long start).",
-    ]
-    for name in HEALTH_CLASSES:
-        timing = classes[name]
-        lines += [
-            f"x-healthcheck-{name}: &healthcheck-{name}",
-            f"  interval: {_q(timing['interval'])}",
-            f"  timeout: {_q(timing['timeout'])}",
-            f"  retries: {int(timing['retries']):d}",
-            f"  start_period: {_q(timing['start_period'])}",
-        ]
-    lines += ["", "# Resource tiers (seed 003): limits, and reservations of half the limits."]
-    for tier, size in TIER_SIZES.items():
-        lines += [
-            f"x-resources-{tier.value}: &resources-{tier.value}",
-            f"  limits: &limits-{tier.value}",
-            f"    cpus: {_q(_cpus(size.cpus))}",
-            f"    memory: {_q(_memory(size.memory_mib))}",
-            f"  reservations: &reservations-{tier.value}",
-            f"    cpus: {_q(_cpus(size.cpus / 2))}",
-            f"    memory: {_q(_memory(size.memory_mib // 2))}",
-        ]
-    return lines
-
-
-def _cpus(cpus: float) -> str:
-    return f"{cpus:g}"
-
-
-def _memory(mib: int) -> str:
-    return f"{mib // 1024}G" if mib % 1024 == 0 else f"{mib}M"
-
-
 def _service(
     catalog: Catalog, service: Service, profiles: Sequence[str], healthy: dict[str, bool]
 ) -> list[str]:
@@ -230,7 +182,9 @@ def _service(
             f"      <<: *healthcheck-{service.health.health_class.value}",
             f"      test: {test}",
         ]
-    lines += list(_deploy(service.resources, service.gpu))
+    deploy: str = _compose_macros().deploy(service.resources.value, service.gpu, tier_anchors=True)
+    # It begins with the newline that ends the line before it, as the template appends it.
+    lines += deploy.removeprefix("\n").split("\n")
     dependencies = sorted({d.name for d in service.depends_on if d.name in healthy})
     if dependencies:
         lines.append("    depends_on:")
@@ -265,28 +219,28 @@ def _health_test(service: Service) -> str | None:
     return None
 
 
-def _deploy(tier: Tier, gpus: int) -> Iterator[str]:
-    yield "    deploy:"
-    if gpus <= 0:
-        yield f"      resources: *resources-{tier.value}"
-        return
-    yield "      resources:"
-    yield f"        limits: *limits-{tier.value}"
-    yield "        reservations:"
-    yield f"          <<: *reservations-{tier.value}"
-    yield "          devices:"
-    yield f"            - driver: {_q('nvidia')}"
-    yield f"              count: {gpus:d}"
-    yield f"              capabilities: {_q(['gpu'])}"
+def _health_macros() -> Any:
+    """The template's health macros, so the orchestrated services run the very same check
+    as their own Dockerfile and compose file."""
+    return _template_include(HEALTH_MACROS)
+
+
+def _compose_macros() -> Any:
+    """The template's compose macros, so this file has the very same x- blocks, tier sizes
+    and GPU reservations as each service's own compose file."""
+    return _template_include(COMPOSE_MACROS)
 
 
 @cache
-def _health_macros() -> Any:
-    """The template's health macro file, loaded as Copier loads it (its default Jinja
-    filters, rooted at the repository), so the orchestrated services run the very same check
-    as their own Dockerfile and compose file."""
-    environment = SandboxedEnvironment(
+def _template_include(name: str) -> Any:
+    """A macro file of the template, loaded as Copier loads it (its default Jinja filters,
+    rooted at the repository, so the file's own imports resolve as they do in Copier)."""
+    return _template_environment().get_template(name).module
+
+
+@cache
+def _template_environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(TEMPLATE_ROOT),
         extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
     )
-    return environment.get_template(HEALTH_MACROS).module

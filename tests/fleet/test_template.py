@@ -183,6 +183,13 @@ def test_copier_copy_without_the_catalog_makes_a_working_service(
         ("description", "see ../../etc/passwd"),
         ("port", "70000"),
         ("runtime", "java"),
+        # The tiers in both rules are rendered from template/includes/tiers.jinja.
+        ("resources", "huge"),
+        (
+            "dependencies",
+            '[{name: db, runtime: image, image: "postgres:16", container_port: 5432,'
+            " resources: huge}]",
+        ),
     ],
 )
 def test_copier_rejects_bad_answers_and_writes_nothing(
