@@ -1,6 +1,6 @@
 """The package's map holds: imports flow one way, every subpackage opens with its table.
 
-Layers, lowest first: the leaves (errors, problems, yamlfile, parallel, git, resources) <-
+Layers, lowest first: the leaves (errors, problems, yamlfile, parallel, git, files, resources) <-
 catalog <- fleet <- stack <- cli; verify uses only the leaves. A module may import its own
 layer and the layers below it, never above.
 """
@@ -15,7 +15,7 @@ import pytest
 from tests.helpers import ROOT
 
 PACKAGE = ROOT / "generator"
-LEAVES = {"errors", "problems", "yamlfile", "parallel", "git", "resources", "__init__"}
+LEAVES = {"errors", "problems", "yamlfile", "parallel", "git", "files", "resources", "__init__"}
 LAYERS = {"leaves": 0, "catalog": 1, "fleet": 2, "stack": 3, "cli": 4, "__main__": 4}
 SUBPACKAGES = ("catalog", "fleet", "stack", "stack/standin", "verify", "cli", "resources")
 

@@ -2,42 +2,42 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
 from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
-from generator.cli.options import catalog_option, default_catalog, jobs_option, workspace_option
-from generator.errors import ExitCode
+from generator.cli.options import (
+    catalog_option,
+    default_catalog,
+    exit_for,
+    jobs_option,
+    out_option,
+    services_argument,
+    workspace_option,
+)
 from generator.problems import as_text
+
+if TYPE_CHECKING:
+    from generator.catalog.model import Catalog
+    from generator.fleet.new import NewService, NewServiceResult
+
+ResultT = TypeVar("ResultT")
 
 
 @cli.command("generate")
 @catalog_option
-@click.option(
-    "-w",
-    "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Workspace root: each service renders into its repository (`repo:`) under it.",
+@workspace_option(
+    "Workspace root: each service renders into its repository (`repo:`) under it.",
+    required=False,
 )
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Preview: render into OUT/<repo> instead of a workspace.",
-)
-@click.argument("services", nargs=-1)
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Services rendered in parallel (default: the number of cores).",
-)
+@out_option()
+@services_argument
+@jobs_option("Services rendered in parallel (default: the number of cores).")
 @click.option("--dry-run", is_flag=True, help="Write nothing; list what would change.")
 @click.option("--diff", is_flag=True, help="With --dry-run (or alone): print unified diffs.")
 @click.option(
@@ -52,7 +52,7 @@ def generate_command(
     workspace: Path | None,
     out: Path | None,
     services: tuple[str, ...],
-    jobs: int | None,
+    jobs: int,
     dry_run: bool,
     diff: bool,
     backup: bool,
@@ -63,25 +63,22 @@ def generate_command(
     root = workspace or out
     if root is None:
         raise click.UsageError("give --workspace WORKSPACE or --out OUT")
-    from generator.catalog.selection import select_services
     from generator.fleet.generate import GenerateOptions, generate
-    from generator.fleet.report import ProgressLine, generate_summary
+    from generator.fleet.report import generate_summary
     from generator.fleet.template import catalog_template
 
-    opened = open_catalog(catalog_path or default_catalog())
+    catalog = open_catalog(catalog_path or default_catalog()).catalog
     options = GenerateOptions(
         root=root,
-        template=catalog_template(opened.catalog),
-        jobs=jobs or os.cpu_count() or 1,
+        template=catalog_template(catalog),
+        jobs=jobs,
         dry_run=dry_run,
         diff=diff,
         backup=backup,
     )
-    progress = ProgressLine(total=len(select_services(opened.catalog, services)))
-    report = generate(opened.catalog, services, options, progress=progress.step)
-    progress.close()
+    report = with_progress(catalog, services, partial(generate, catalog, services, options))
     click.echo(generate_summary(report), nl=False)
-    ctx.exit(ExitCode.OK if report.ok else ExitCode.PROBLEMS)
+    exit_for(ctx, report.ok)
 
 
 # ---- new: add a service to the catalog (every other byte kept), then render its repository
@@ -115,18 +112,8 @@ def generate_command(
     show_default=True,
     help="The catalog to edit (never the bundled one).",
 )
-@click.option(
-    "-w",
-    "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Render into its repository (`repo:`) under this workspace root.",
-)
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="Preview: render into OUT/<repo> instead.",
-)
+@workspace_option("Render into its repository (`repo:`) under this workspace root.", required=False)
+@out_option("Preview: render into OUT/<repo> instead.")
 @click.option("--no-render", is_flag=True, help="Only add the service to the catalog.")
 @click.pass_context
 def new_command(
@@ -172,6 +159,14 @@ def new_command(
         repo=repo,
     )
     result = new_service(catalog_path, request, roots[0] if roots else None)
+    _print_new(result, request, catalog_path, "-w" if workspace else "-o", roots)
+    exit_for(ctx, result.ok)
+
+
+def _print_new(
+    result: NewServiceResult, request: NewService, catalog_path: Path, flag: str, roots: list[Path]
+) -> None:
+    service, group, runtime = request.id, request.group, request.runtime
     added = result.added
     click.echo(as_text(added.warnings), err=True, nl=False)
     how = "the lowest free port of" if added.allocated else "as asked, in"
@@ -183,21 +178,19 @@ def new_command(
     elif roots:
         click.echo(f"{service}: not rendered ({runtime} services are catalogued only)")
     if not result.ok:
-        flag = "-w" if workspace else "-o"
         click.echo(
             f"fleetform: the catalog keeps {service!r}; once the render is fixed run:"
             f" fleetform generate -c {catalog_path} {flag} {roots[0]} {service}",
             err=True,
         )
-    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
 
 
 @cli.command("update")
 @catalog_option
-@workspace_option
-@click.argument("services", nargs=-1)
+@workspace_option()
+@services_argument
 @click.option("--vcs-ref", default=None, help="Template ref to update to (default: the catalog's).")
-@jobs_option
+@jobs_option()
 @click.option(
     "--dry-run", is_flag=True, help="Write nothing; list the repositories that would update."
 )
@@ -208,54 +201,62 @@ def update_command(
     workspace: Path,
     services: tuple[str, ...],
     vcs_ref: str | None,
-    jobs: int | None,
+    jobs: int,
     dry_run: bool,
 ) -> None:
     """`copier update` every generated repository (or SERVICES) to the template ref with the
     catalog's answers; conflicts are left inline for the owners, nothing is committed."""
-    from generator.catalog.selection import select_services
-    from generator.fleet.report import ProgressLine, update_summary
+    from generator.fleet.report import update_summary
     from generator.fleet.template import TemplateSource, catalog_template
     from generator.fleet.update import UpdateOptions, update
 
-    opened = open_catalog(catalog_path or default_catalog())
-    template = catalog_template(opened.catalog)
+    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    template = catalog_template(catalog)
     options = UpdateOptions(
         root=workspace,
         template=TemplateSource(template.src, vcs_ref or template.ref),
-        jobs=jobs or os.cpu_count() or 1,
+        jobs=jobs,
         dry_run=dry_run,
     )
-    progress = ProgressLine(total=len(select_services(opened.catalog, services)))
-    report = update(opened.catalog, services, options, progress=progress.step)
-    progress.close()
+    report = with_progress(catalog, services, partial(update, catalog, services, options))
     click.echo(update_summary(report), nl=False)
-    ctx.exit(ExitCode.OK if report.ok else ExitCode.PROBLEMS)
+    exit_for(ctx, report.ok)
 
 
 @cli.command("drift")
 @catalog_option
-@workspace_option
-@click.argument("services", nargs=-1)
-@jobs_option
+@workspace_option()
+@services_argument
+@jobs_option()
 @click.pass_context
 def drift_command(
     ctx: click.Context,
     catalog_path: Path | None,
     workspace: Path,
     services: tuple[str, ...],
-    jobs: int | None,
+    jobs: int,
 ) -> None:
     """Which repositories differ from what their recorded template version renders with the
     catalog's answers (and which are behind the newest template tag); writes nothing."""
-    from generator.catalog.selection import select_services
     from generator.fleet.drift import DriftOptions, drift
-    from generator.fleet.report import ProgressLine, drift_summary
+    from generator.fleet.report import drift_summary
 
-    opened = open_catalog(catalog_path or default_catalog())
-    options = DriftOptions(root=workspace, jobs=jobs or os.cpu_count() or 1)
-    progress = ProgressLine(total=len(select_services(opened.catalog, services)))
-    report = drift(opened.catalog, services, options, progress=progress.step)
-    progress.close()
+    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    options = DriftOptions(root=workspace, jobs=jobs)
+    report = with_progress(catalog, services, partial(drift, catalog, services, options))
     click.echo(drift_summary(report), nl=False)
-    ctx.exit(ExitCode.OK if report.ok else ExitCode.PROBLEMS)
+    exit_for(ctx, report.ok)
+
+
+def with_progress(
+    catalog: Catalog, services: Sequence[str], run: Callable[..., ResultT]
+) -> ResultT:
+    """Run a fleet command with the progress line on stderr: `run(progress=step)`."""
+    from generator.catalog.selection import select_services
+    from generator.fleet.report import ProgressLine
+
+    progress = ProgressLine(total=len(select_services(catalog, services)))
+    try:
+        return run(progress=progress.step)
+    finally:
+        progress.close()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from generator.errors import ExitCode
-from generator.problems import Problem, as_json, as_text, summary
+from generator.problems import Problem, Severity, as_json, as_text, summary
 from generator.resources import BUNDLED_CATALOG
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def default_catalog() -> Path:
@@ -40,20 +44,47 @@ project_option = click.option(
     help="Compose project name (default: the catalog's name).",
 )
 
-workspace_option = click.option(
-    "-w",
-    "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
-    required=True,
-    help="Workspace root: each service's repository is WORKSPACE/<repo>.",
-)
-jobs_option = click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Repositories worked on in parallel (default: the number of cores).",
-)
+services_argument = click.argument("services", nargs=-1)
+
+
+def workspace_option(
+    text: str = "Workspace root: each service's repository is WORKSPACE/<repo>.",
+    *,
+    required: bool = True,
+) -> Callable[[F], F]:
+    return click.option(
+        "-w",
+        "--workspace",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=None,
+        required=required,
+        help=text,
+    )
+
+
+def out_option(
+    text: str = "Preview: render into OUT/<repo> instead of a workspace.",
+) -> Callable[[F], F]:
+    return click.option(
+        "-o", "--out", type=click.Path(path_type=Path, file_okay=False), default=None, help=text
+    )
+
+
+def _cores(_ctx: click.Context, _param: click.Parameter, value: int | None) -> int:
+    return value or os.cpu_count() or 1
+
+
+def jobs_option(
+    text: str = "Repositories worked on in parallel (default: the number of cores).",
+) -> Callable[[F], F]:
+    return click.option(
+        "--jobs", "-j", type=click.IntRange(min=1), default=None, callback=_cores, help=text
+    )
+
+
+def exit_for(ctx: click.Context, ok: bool) -> NoReturn:
+    """End the command: 0 when everything went well, 1 when a check found problems."""
+    ctx.exit(ExitCode.OK if ok else ExitCode.PROBLEMS)
 
 
 def report_problems(
@@ -64,5 +95,4 @@ def report_problems(
     else:
         click.echo(as_text(problems), nl=False)
         click.echo(summary(problems, subject), err=True)
-    failed = any(p.severity.value == "error" for p in problems)
-    ctx.exit(ExitCode.PROBLEMS if failed else ExitCode.OK)
+    exit_for(ctx, not any(p.severity is Severity.ERROR for p in problems))

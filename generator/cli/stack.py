@@ -8,7 +8,7 @@ import click
 
 from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
-from generator.cli.options import catalog_option, default_catalog, project_option
+from generator.cli.options import catalog_option, default_catalog, exit_for, project_option
 from generator.errors import ExitCode
 
 
@@ -25,7 +25,8 @@ from generator.errors import ExitCode
 def orchestrate_command(catalog_path: Path | None, output: Path | None) -> None:
     """Print (or write) docker-compose.orchestrate.yml: the whole catalog, core always on,
     every other service under the compose profiles of the catalog profiles that need it."""
-    from generator.stack.orchestrate import orchestrate_yaml, write_atomically
+    from generator.files import write_atomically
+    from generator.stack.orchestrate import orchestrate_yaml
 
     text = orchestrate_yaml(open_catalog(catalog_path or default_catalog()).catalog)
     if output is None:
@@ -67,7 +68,7 @@ def up_command(
     options = UpOptions(profile=profile, project=project or catalog.name, wait_timeout=wait_timeout)
     result = up(catalog, options, connect(), emit=lambda event: click.echo(str(event), err=True))
     click.echo(up_report(result), err=True, nl=False)
-    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
+    exit_for(ctx, result.ok)
 
 
 @cli.command("down")
@@ -90,7 +91,7 @@ def down_command(
     stack_services(catalog, profile)
     result = down(catalog, profile, project or catalog.name, connect())
     click.echo(down_report(result), nl=False)
-    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
+    exit_for(ctx, result.ok)
 
 
 @cli.command("status")

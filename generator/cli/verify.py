@@ -8,8 +8,15 @@ import click
 
 from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
-from generator.cli.options import catalog_option, default_catalog, format_option, report_problems
-from generator.errors import ExitCode
+from generator.cli.options import (
+    catalog_option,
+    default_catalog,
+    exit_for,
+    format_option,
+    out_option,
+    report_problems,
+    workspace_option,
+)
 from generator.problems import Problem
 
 
@@ -25,18 +32,11 @@ from generator.problems import Problem
     " no registry can deliver) instead of validating PATHS.",
 )
 @catalog_option
-@click.option(
-    "-w",
-    "--workspace",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="--live: the services' repositories are WORKSPACE/<repo> (default: a temporary render).",
+@workspace_option(
+    "--live: the services' repositories are WORKSPACE/<repo> (default: a temporary render).",
+    required=False,
 )
-@click.option(
-    "-o",
-    "--out",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="--live: render into OUT/<repo> first, as generate -o does.",
-)
+@out_option("--live: render into OUT/<repo> first, as generate -o does.")
 @click.option(
     "--wait-timeout",
     type=click.FloatRange(min=1),
@@ -103,4 +103,4 @@ def _verify_live(
         catalog, services, options, connect(), emit=lambda line: click.echo(line, err=True)
     )
     click.echo(live_json(result) if output_format == "json" else live_report(result), nl=False)
-    ctx.exit(ExitCode.OK if result.ok else ExitCode.PROBLEMS)
+    exit_for(ctx, result.ok)

@@ -8,6 +8,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from generator.files import write_atomically
+
 MANIFEST = ".fleetform-manifest.json"
 
 
@@ -57,7 +59,5 @@ def write_manifest(repo: Path, text: str) -> bool:
     target = repo / MANIFEST
     if target.is_file() and target.read_text(encoding="utf-8") == text:
         return False
-    staged = target.with_name(f"{target.name}.fleetform-new")
-    staged.write_text(text, encoding="utf-8")
-    staged.replace(target)
+    write_atomically(target, text)
     return True

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
-from generator.errors import AnswersFileError, UpdateFailedError
+from generator.errors import AnswersFileError, UpdateFailedError, WriteError
 from generator.fleet import repository
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.manifest import MANIFEST, manifest_text, write_manifest
@@ -187,7 +187,7 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
     try:
         if write_manifest(repo, manifest) and MANIFEST not in files:
             files = tuple(sorted((*files, MANIFEST)))
-    except OSError as exc:
+    except (OSError, WriteError) as exc:
         reason = f"updated, but {MANIFEST} was not rewritten: {exc}"
         return UpdateResult(job.service, repo, UpdateOutcome.FAILED, version, files, reason=reason)
     return UpdateResult(job.service, repo, UpdateOutcome.UPDATED, version, files)

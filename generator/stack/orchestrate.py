@@ -18,12 +18,9 @@ its `health.jinja`.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import textwrap
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -32,7 +29,6 @@ from jinja2.sandbox import SandboxedEnvironment
 from generator.catalog.graph import start_order
 from generator.catalog.model import Catalog, Runtime, Service
 from generator.catalog.profiles import compose_profiles
-from generator.errors import UsageError
 from generator.resources import TEMPLATE_INCLUDES, TEMPLATE_ROOT
 
 HEALTH_MACROS = f"{TEMPLATE_INCLUDES}/health.jinja"
@@ -84,28 +80,6 @@ def orchestrate_yaml(catalog: Catalog) -> str:
         for sid in volumes:
             lines += [f"  {_q(sid + '-data')}:", f"    name: {_q(f'{catalog.name}_{sid}_data')}"]
     return "\n".join(lines) + "\n"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace `path` with `text` in one step: readers see the old file or the new one.
-
-    The text goes to a temporary file in the same directory (same file system), which then
-    replaces the target; on any failure the target is untouched and the temporary removed.
-    """
-    try:
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise UsageError(message=f"cannot write {path}: {exc.strerror or exc}") from exc
-    temporary = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        temporary.chmod(mode)
-        temporary.replace(path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise UsageError(message=f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def tag_variable(service_id: str) -> str:
