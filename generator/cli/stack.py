@@ -84,8 +84,9 @@ def down_command(
     Named volumes (the services' data) are kept. Every container of the project goes, also
     those of other profiles: they share its network. Exit 1 if anything is left.
     """
+    from generator.stack.down import down, down_report
     from generator.stack.engine import connect
-    from generator.stack.up import down, down_report, stack_services
+    from generator.stack.up import stack_services
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
     stack_services(catalog, profile)

@@ -56,6 +56,7 @@ from generator.errors import HostToolMissingError, InputError
 from generator.fleet.generate import GenerateOptions, Outcome, generate
 from generator.fleet.template import catalog_template
 from generator.problems import Location, Problem
+from generator.stack import compose
 from generator.stack.build_context import (
     DOCKERFILE,
     add_skeleton,
@@ -63,22 +64,19 @@ from generator.stack.build_context import (
     build_context,
     tar_context,
 )
+from generator.stack.compose import ComposeProject
 from generator.stack.engine import (
-    PROJECT_LABEL,
     LoopRule,
-    compose_argv,
     compose_binary,
     container_logs,
-    existing_volumes,
     now_utc,
     project_containers,
-    project_networks,
 )
 from generator.stack.standin import images as standin
 
-COMPOSE_FILE = "infrastructure/docker-compose.yml"
+SERVICE_COMPOSE_FILE = "infrastructure/docker-compose.yml"
 HEALTH_CHECK = "infrastructure/scripts/health-check.sh"
-_NEEDED = (DOCKERFILE, COMPOSE_FILE, HEALTH_CHECK)
+_NEEDED = (DOCKERFILE, SERVICE_COMPOSE_FILE, HEALTH_CHECK)
 _BUILT_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
 
 Emit = Callable[[str], None]
@@ -267,9 +265,11 @@ class _Live:
         self.options, self.client = options, client
         self._say = say
         token = secrets.token_hex(4)
-        self.project = f"fleetform-verify-{sid}-{token}"
-        self.env = {**os.environ, "IMAGE_TAG": f"verify-{token}"}
-        self.compose_file = repo / COMPOSE_FILE
+        self.compose = ComposeProject(
+            file=repo / SERVICE_COMPOSE_FILE,
+            name=f"fleetform-verify-{sid}-{token}",
+            env={**os.environ, "IMAGE_TAG": f"verify-{token}"},
+        )
         self.image = ""
         self.built = self.up = self.started = self.healthy = False
         self.check_exit: int | None = None
@@ -316,7 +316,7 @@ class _Live:
         return ServiceLive(
             service=self.sid,
             repo=str(self.repo),
-            project=self.project,
+            project=self.compose.name,
             image=self.image,
             built=self.built,
             started=self.started,
@@ -343,12 +343,12 @@ class _Live:
     # ---- build
 
     def _build(self, scratch: Path) -> None:
-        images = self._compose_images()
+        images = self._compose_images(scratch)
         if images is None:
             return
         self.image = images.pop(self.sid, "")
         if not self.image:
-            self.fail(f"{COMPOSE_FILE} has no service {self.sid!r} with an image")
+            self.fail(f"{SERVICE_COMPOSE_FILE} has no service {self.sid!r} with an image")
             return
         try:
             bases = base_images((self.repo / DOCKERFILE).read_text(encoding="utf-8"))
@@ -374,23 +374,17 @@ class _Live:
             self.say(f"building {self.image} from {DOCKERFILE}")
             self.built = self._docker_build(context)
 
-    def _compose_images(self) -> dict[str, str] | None:
+    def _compose_images(self, scratch: Path) -> dict[str, str] | None:
         """Service -> image, as Compose reads the file (IMAGE_TAG set)."""
-        argv = compose_argv(self.compose_file, self.project, (), "config", "--format", "json")
-        proc = subprocess.run(
-            argv,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=60,
-            check=False,
+        resolved = scratch / "compose.json"
+        run = compose.run(
+            self.compose, "config", "--format", "json", "--output", str(resolved), timeout=60
         )
-        if proc.returncode != 0:
-            self.fail(f"docker-compose config failed: {_last_line(proc.stderr)}")
-            self.logs.append(("docker-compose config", _tail(proc.stderr, self.options.log_tail)))
+        if not run.ok:
+            self.fail(f"docker-compose config failed: {run.reason}")
+            self.logs.append(("docker-compose config", run.tail(self.options.log_tail)))
             return None
-        services = json.loads(proc.stdout).get("services") or {}
+        services = json.loads(resolved.read_text(encoding="utf-8")).get("services") or {}
         return {name: str(spec.get("image", "")) for name, spec in services.items()}
 
     def _dependency_standin(self, name: str, image: str) -> standin.StandIn:
@@ -458,29 +452,26 @@ class _Live:
     # ---- run
 
     def _start(self, deadline: float) -> None:
-        self.say(f"docker-compose up (project {self.project})")
+        self.say(f"docker-compose up (project {self.compose.name})")
         self.up = True
-        argv = compose_argv(
-            self.compose_file, self.project, (), "up", "-d", "--no-build", "--pull", "never"
-        )
         remaining = max(1.0, deadline - time.monotonic())
-        try:
-            proc = _run(argv, self.env, timeout=remaining)
-        except subprocess.TimeoutExpired as exc:
-            output = exc.output if isinstance(exc.output, str) else ""
+        run = compose.run(
+            self.compose, "up", "-d", "--no-build", "--pull", "never", timeout=remaining
+        )
+        if run.ok:
+            self.started = True
+            return
+        if run.exit_code is None:
             self.fail(f"docker-compose up did not finish within {self.options.wait_timeout:.0f}s")
-            self.logs.append(("docker-compose up", _tail(output, self.options.log_tail)))
-            self._dependency_logs()
-            return
-        if proc.returncode != 0:
-            self.fail(f"docker-compose up exited {proc.returncode}: {_last_line(proc.stdout)}")
-            self.logs.append(("docker-compose up", _tail(proc.stdout, self.options.log_tail)))
-            self._dependency_logs()
-            return
-        self.started = True
+        else:
+            self.fail(f"docker-compose up exited {run.exit_code}: {run.reason}")
+        self.logs.append(("docker-compose up", run.tail(self.options.log_tail)))
+        self._dependency_logs()
 
     def _own(self) -> list[Any]:
-        return [c for c in project_containers(self.client, self.project) if c.service == self.sid]
+        return [
+            c for c in project_containers(self.client, self.compose.name) if c.service == self.sid
+        ]
 
     def _wait_healthy(self, deadline: float) -> None:
         self.say("waiting for its container to be healthy")
@@ -507,7 +498,7 @@ class _Live:
 
     def _dependency_logs(self) -> None:
         """The last lines of the dependencies that are not running and healthy."""
-        for c in project_containers(self.client, self.project):
+        for c in project_containers(self.client, self.compose.name):
             if c.service != self.sid and not (c.running and c.health in ("healthy", "none")):
                 lines = container_logs(self.client, c.id, self.options.log_tail)
                 self.logs.append((f"{c.name} ({c.state}, health {c.health})", tuple(lines)))
@@ -515,7 +506,7 @@ class _Live:
     def _check(self, scratch: Path) -> None:
         script = self.repo / HEALTH_CHECK
         self.say(f"{HEALTH_CHECK} -n {self.options.check_attempts}")
-        env = {k: v for k, v in self.env.items() if not k.startswith("HEALTH_")}
+        env = {k: v for k, v in self.compose.env.items() if not k.startswith("HEALTH_")}
         env["LOG_FILE"] = str(scratch / "health-check.log")  # not into the repository
         argv = [
             "bash",
@@ -548,37 +539,12 @@ class _Live:
 
     def _teardown(self, volumes_before: set[str]) -> None:
         self.say("tearing down")
-        before = project_containers(self.client, self.project)
-        anonymous = sorted({v for c in before for v in c.anonymous_volumes})
-        # `rm -v` removes anonymous volumes; `down -v` would also remove named ones that
-        # existed before (a named volume of the catalog is shared with the real stack).
-        for args in (("rm", "--stop", "--force", "-v"), ("down", "--remove-orphans")):
-            if not self.up:
-                break  # nothing was started (and the file may be what failed)
-            proc = _run(compose_argv(self.compose_file, self.project, (), *args), self.env, 120)
-            if proc.returncode != 0:
-                self.leftovers.append(f"docker-compose {args[0]}: {_last_line(proc.stdout)}")
-        for c in project_containers(self.client, self.project):
-            try:
-                self.client.containers.get(c.id).remove(v=True, force=True)
-            except docker.errors.NotFound:
-                continue
-            except docker.errors.APIError as exc:
-                self.leftovers.append(f"container {c.name}: {exc.explanation or exc}")
-        created = self.client.volumes.list(filters={"label": f"{PROJECT_LABEL}={self.project}"})
-        for volume in created:
-            if volume.name not in volumes_before:
-                try:
-                    volume.remove()
-                except docker.errors.APIError as exc:
-                    self.leftovers.append(f"volume {volume.name}: {exc.explanation or exc}")
-        self.leftovers += [
-            f"container {c.name}" for c in project_containers(self.client, self.project)
-        ]
-        self.leftovers += [f"network {n}" for n in project_networks(self.client, self.project)]
-        self.leftovers += [
-            f"anonymous volume {v}" for v in existing_volumes(self.client, anonymous)
-        ]
+        if self.up:  # else nothing was started (and the file may be what failed)
+            removal = compose.teardown(
+                self.client, self.compose, keep_volumes=volumes_before, compose_timeout=120
+            )
+            self.leftovers += [str(failure) for failure in removal.failures]
+            self.leftovers += removal.leftovers
         self._remove_images()
 
     def _remove_images(self) -> None:
@@ -605,30 +571,6 @@ def _remove_image(client: Any, tag: str, leftovers: list[str]) -> None:
         return
     except docker.errors.APIError as exc:
         leftovers.append(f"image {tag}: {exc.explanation or exc}")
-
-
-def _run(
-    argv: list[str], env: Mapping[str, str], timeout: float
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=dict(env),
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _tail(text: str, count: int) -> tuple[str, ...]:
-    return tuple(line for line in text.splitlines() if line.strip())[-count:]
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 # ------------------------------------------------------------------ reports

@@ -1,51 +1,37 @@
-"""Run a profile of the catalog on a Docker engine: up (and wait until healthy), and down.
+"""`fleetform up`: run a profile of the catalog on a Docker engine and wait until it is healthy.
 
 `up` writes the catalog's orchestration file (`generator.stack.orchestrate`, unmodified) to a
-temporary directory and runs `docker-compose --profile P up -d` in the background; Compose
-creates everything and starts each service once its dependencies are healthy. Meanwhile
-fleetform waits for every service of the profile, in dependency order, polling the engine
-with exponential backoff and reporting seed 001's events (DEPLOY_START, HEALTH_RETRY,
-HEALTH_SUCCESS, HEALTH_TIMEOUT, DEPLOY_SUCCESS, DEPLOY_FAIL) as they happen. A service that
-does not become healthy fails, and its dependants are reported as blocked, never waited for.
-Nothing is ever stopped or removed by `up`: a failed stack stays for inspection.
-
-`down` removes every container of the project with its anonymous volumes, then the project's
-networks; named volumes (the catalog's data volumes) survive. It then asks the engine
-whether anything of the project is left.
+temporary directory and runs `docker-compose --profile P up -d` in the background
+(`generator.stack.compose`); Compose creates everything and starts each service once its
+dependencies are healthy. Meanwhile fleetform waits for every service of the profile, in
+dependency order, polling the engine with exponential backoff and reporting seed 001's events
+(DEPLOY_START, HEALTH_RETRY, HEALTH_SUCCESS, HEALTH_TIMEOUT, DEPLOY_SUCCESS, DEPLOY_FAIL) as they
+happen. A service that does not become healthy fails, and its dependants are reported as
+blocked, never waited for. Nothing is ever stopped or removed by `up`: a failed stack stays for
+inspection (`generator.stack.down` removes it).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from generator.catalog.graph import start_order
 from generator.catalog.model import Catalog, Runtime
-from generator.catalog.profiles import UNPROFILED, compose_profiles, profile_services
-from generator.errors import EngineError
+from generator.catalog.profiles import profile_services
+from generator.stack.compose import ComposeProcess, ComposeRun, last_words, orchestration_project
 from generator.stack.engine import (
     ContainerState,
     LoopRule,
-    compose_argv,
     container_logs,
     engine_info,
-    existing_volumes,
     now_utc,
     project_containers,
-    project_networks,
 )
-from generator.stack.orchestrate import orchestrate_yaml
-
-COMPOSE_FILE = "docker-compose.orchestrate.yml"
 
 
 class Level(StrEnum):
@@ -201,140 +187,48 @@ def up(catalog: Catalog, options: UpOptions, client: Any, emit: Emit | None = No
         f"profile {options.profile} on Docker {engine.version} (API {engine.api_version}):"
         f" {len(order)} service(s) in start order: {', '.join(order)}",
     )
-    with tempfile.TemporaryDirectory(prefix="fleetform-up-") as directory:
-        file = Path(directory) / COMPOSE_FILE
-        file.write_text(orchestrate_yaml(catalog), encoding="utf-8")
-        argv = compose_argv(file, options.project, [options.profile], "up", "-d")
-        with _Compose(argv) as compose:
-            waits = list(_wait_in_order(order, edges, options, client, compose, deadline, log))
-            if all(w.outcome.ok for w in waits):
-                compose.finish(options.compose_grace)
-            else:
-                compose.stop()  # Compose is only waiting for what will not come
-    exit_code = compose.exit_code
-    output = tuple(compose.lines)
-    if exit_code not in (0, None):
+    with (
+        orchestration_project(catalog, options.project, [options.profile], "up") as project,
+        ComposeProcess(project, "up", "-d") as compose,
+    ):
+        waits = list(_wait_in_order(order, edges, options, client, compose, deadline, log))
+        if all(w.outcome.ok for w in waits):
+            compose.finish(options.compose_grace)
+        else:
+            compose.stop()  # Compose is only waiting for what will not come
+    run = compose.result()
+    if run.exit_code not in (0, None):
         log(
             options.project,
             Event.DEPLOY_FAIL,
-            f"docker-compose up exited {exit_code}: {_last_words(output)}",
+            f"docker-compose up exited {run.exit_code}: {last_words(run.lines)}",
         )
     waits = [_with_logs(w, client, options.log_tail) for w in waits]
     seconds = time.monotonic() - began
-    bad = [w.service for w in waits if not w.outcome.ok]
-    if bad:
-        log(
-            options.project,
-            Event.DEPLOY_FAIL,
-            f"{len(bad)} of {len(waits)} service(s) not healthy: {', '.join(bad)}"
-            " (nothing was stopped)",
-        )
-    elif exit_code != 0:
-        log(
-            options.project,
-            Event.DEPLOY_FAIL,
-            "every service is healthy, but docker-compose failed",
-        )
-    else:
-        log(
-            options.project,
-            Event.DEPLOY_SUCCESS,
-            f"{len(waits)} service(s) healthy in {seconds:.0f}s",
-        )
+    log(options.project, *_closing(waits, run, seconds))
     return UpResult(
         project=options.project,
         profile=options.profile,
         services=tuple(waits),
-        compose_exit=exit_code,
-        compose_output=output,
+        compose_exit=run.exit_code,
+        compose_output=run.lines,
         events=tuple(events),
         seconds=seconds,
     )
 
 
-class _Compose:
-    """`docker-compose up -d` in the background, its output collected line by line."""
-
-    def __init__(self, argv: list[str]) -> None:
-        self.argv = argv
-        self.lines: list[str] = []
-        self.exit_code: int | None = None
-        self.stopped = False  # fleetform stopped it while it was still waiting
-        self._proc: subprocess.Popen[str] | None = None
-        self._reader: threading.Thread | None = None
-
-    def __enter__(self) -> _Compose:
-        try:
-            self._proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                env=dict(os.environ),
-            )
-        except OSError as exc:
-            raise EngineError(action="running docker-compose", reason=str(exc)) from exc
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        return self
-
-    def _read(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if line.strip():
-                self.lines.append(line.rstrip())
-
-    @property
-    def done(self) -> bool:
-        return self._proc is None or self._proc.poll() is not None
-
-    @property
-    def failed(self) -> bool:
-        return self._proc is not None and self._proc.poll() not in (None, 0)
-
-    def last_words(self) -> str:
-        return _last_words(self.lines)
-
-    def finish(self, grace: float) -> None:
-        """Let Compose end on its own (it returns once it has started everything)."""
-        assert self._proc is not None
-        try:
-            self._proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            self.stop()
-
-    def stop(self) -> None:
-        """Stop Compose itself if it is still waiting; the containers are left as they are
-        (a detached `up` that is interrupted stops nothing)."""
-        assert self._proc is not None
-        if self._proc.poll() is None:
-            self.stopped = True
-            self._proc.terminate()
-            try:
-                self._proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            self.stop()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-        # Stopped by fleetform: Compose had not failed, it was still waiting.
-        self.exit_code = None if self.stopped else self._proc.returncode
-
-
-def _last_words(lines: Sequence[str]) -> str:
-    """Compose's error: its last line that is not progress output."""
-    for line in reversed(lines):
-        text = line.strip()
-        if text and not text.startswith(("Container ", "Network ", "Volume ")):
-            return text
-    return lines[-1].strip() if lines else "no output"
+def _closing(waits: Sequence[ServiceWait], run: ComposeRun, seconds: float) -> tuple[Event, str]:
+    """The project's last event: how `up` ended."""
+    bad = [w.service for w in waits if not w.outcome.ok]
+    if bad:
+        return (
+            Event.DEPLOY_FAIL,
+            f"{len(bad)} of {len(waits)} service(s) not healthy: {', '.join(bad)}"
+            " (nothing was stopped)",
+        )
+    if run.exit_code != 0:
+        return Event.DEPLOY_FAIL, "every service is healthy, but docker-compose failed"
+    return Event.DEPLOY_SUCCESS, f"{len(waits)} service(s) healthy in {seconds:.0f}s"
 
 
 def _wait_in_order(
@@ -342,7 +236,7 @@ def _wait_in_order(
     edges: dict[str, list[str]],
     options: UpOptions,
     client: Any,
-    compose: _Compose,
+    compose: ComposeProcess,
     deadline: float,
     log: Callable[[str, Event, str], None],
 ) -> Iterator[ServiceWait]:
@@ -374,7 +268,7 @@ def _wait_for(
     sid: str,
     options: UpOptions,
     client: Any,
-    compose: _Compose,
+    compose: ComposeProcess,
     deadline: float,
     log: Callable[[str, Event, str], None],
 ) -> ServiceWait:
@@ -457,101 +351,6 @@ def _with_logs(wait: ServiceWait, client: Any, tail: int) -> ServiceWait:
     return replace(wait, logs=tuple(lines))
 
 
-# ------------------------------------------------------------------ down
-
-
-@dataclass(frozen=True)
-class DownResult:
-    project: str
-    profile: str
-    removed: tuple[str, ...]  # containers
-    outside_profile: tuple[str, ...]  # services removed that the profile does not run
-    networks: tuple[str, ...]  # removed
-    anonymous_volumes: tuple[str, ...]  # removed with their containers
-    kept_volumes: tuple[str, ...]  # named volumes of the project, kept on purpose
-    leftovers: tuple[str, ...]  # anything of the project the engine still has
-
-    @property
-    def ok(self) -> bool:
-        return not self.leftovers
-
-
-def down(catalog: Catalog, profile: str, project: str, client: Any) -> DownResult:
-    """Remove the project's containers (with their anonymous volumes) and networks.
-
-    Compose only acts on the services of the profiles it is given, so it gets every profile
-    of the file: a project has one network, and containers of another profile left on a
-    removed network could never start again. Those are named in the result.
-    """
-    members = profile_services(catalog, profile)
-    before = project_containers(client, project)
-    networks = project_networks(client, project)
-    anonymous = sorted({v for c in before for v in c.anonymous_volumes})
-    every_profile = sorted(
-        {p for ps in compose_profiles(catalog).values() for p in ps} | {UNPROFILED}
-    )
-    with tempfile.TemporaryDirectory(prefix="fleetform-down-") as directory:
-        file = Path(directory) / COMPOSE_FILE
-        file.write_text(orchestrate_yaml(catalog), encoding="utf-8")
-        # `rm -v` removes anonymous volumes only; `down -v` would also remove the named
-        # data volumes the file declares.
-        _run(compose_argv(file, project, every_profile, "rm", "--stop", "--force", "-v"), "rm")
-        for container in project_containers(client, project):  # orphans of an older catalog
-            _remove(client, container)
-        _run(compose_argv(file, project, every_profile, "down", "--remove-orphans"), "down")
-    after = project_containers(client, project)
-    networks_after = project_networks(client, project)
-    volumes_after = existing_volumes(client, anonymous)
-    leftovers = [
-        *(f"container {c.name}" for c in after),
-        *(f"network {n}" for n in networks_after),
-        *(f"anonymous volume {v}" for v in volumes_after),
-    ]
-    return DownResult(
-        project=project,
-        profile=profile,
-        removed=tuple(c.name for c in before if c.name not in {a.name for a in after}),
-        outside_profile=tuple(sorted({c.service for c in before} - members)),
-        networks=tuple(n for n in networks if n not in networks_after),
-        anonymous_volumes=tuple(v for v in anonymous if v not in volumes_after),
-        kept_volumes=tuple(_named_volumes(client, project)),
-        leftovers=tuple(leftovers),
-    )
-
-
-def _run(argv: list[str], command: str) -> None:
-    try:
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
-        )
-    except OSError as exc:
-        raise EngineError(action="running docker-compose", reason=str(exc)) from exc
-    if proc.returncode != 0:
-        raise EngineError(
-            action=f"docker-compose {command}",
-            reason=_last_words((proc.stderr or proc.stdout).splitlines()),
-        )
-
-
-def _remove(client: Any, container: ContainerState) -> None:
-    import docker.errors
-
-    try:
-        client.containers.get(container.id).remove(v=True, force=True)
-    except docker.errors.NotFound:
-        return
-    except docker.errors.APIError as exc:
-        raise EngineError(action=f"removing container {container.name}", reason=str(exc)) from exc
-
-
-def _named_volumes(client: Any, project: str) -> list[str]:
-    volumes = client.volumes.list(filters={"label": f"com.docker.compose.project={project}"})
-    return sorted(str(v.name) for v in volumes)
-
-
-# ------------------------------------------------------------------ reports
-
-
 def up_report(result: UpResult) -> str:
     """What went wrong, after the event lines: the services that never became healthy,
     their dependants that could not start, and the last log lines of each failed container."""
@@ -568,7 +367,7 @@ def up_report(result: UpResult) -> str:
         for w in result.blocked
     ]
     if result.compose_exit not in (0, None):
-        words = _last_words(result.compose_output)
+        words = last_words(result.compose_output)
         lines.append(f"  docker-compose up exited {result.compose_exit}: {words}")
     for wait in result.failed:
         if wait.logs:
@@ -578,22 +377,4 @@ def up_report(result: UpResult) -> str:
         f"inspect: fleetform status --project {result.project} --profile {result.profile};"
         f" remove: fleetform down {result.profile} --project {result.project}"
     )
-    return "\n".join(lines) + "\n"
-
-
-def down_report(result: DownResult) -> str:
-    lines = [f"removed container {name}" for name in result.removed]
-    if result.outside_profile:
-        lines.append(
-            f"also removed, not in profile {result.profile}: {', '.join(result.outside_profile)}"
-            " (a project has one network)"
-        )
-    lines += [f"removed network {name}" for name in result.networks]
-    if result.anonymous_volumes:
-        lines.append(f"removed {len(result.anonymous_volumes)} anonymous volume(s)")
-    if result.kept_volumes:
-        lines.append(f"kept named volume(s): {', '.join(result.kept_volumes)}")
-    lines += [f"still there: {item}" for item in result.leftovers]
-    if result.ok:
-        lines.append(f"{result.project}: nothing of the project is left running")
     return "\n".join(lines) + "\n"
