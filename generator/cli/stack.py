@@ -61,7 +61,8 @@ def up_command(
     lines are reported (exit 1); nothing is stopped or removed.
     """
     from generator.stack.engine import connect
-    from generator.stack.up import UpOptions, stack_services, up, up_report
+    from generator.stack.report import up_report
+    from generator.stack.up import UpOptions, stack_services, up
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
     stack_services(catalog, profile)  # an unknown profile is bad usage, engine or not
@@ -84,8 +85,9 @@ def down_command(
     Named volumes (the services' data) are kept. Every container of the project goes, also
     those of other profiles: they share its network. Exit 1 if anything is left.
     """
-    from generator.stack.down import down, down_report
+    from generator.stack.down import down
     from generator.stack.engine import connect
+    from generator.stack.report import down_report
     from generator.stack.up import stack_services
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
@@ -143,7 +145,8 @@ def status_command(
 
     from generator.catalog.profiles import profile_services
     from generator.stack.engine import LoopRule, connect
-    from generator.stack.status import health_matrix, matrix_json, matrix_table
+    from generator.stack.report import matrix_json, matrix_table
+    from generator.stack.status import health_matrix
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
     if profile is not None:

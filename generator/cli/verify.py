@@ -91,7 +91,8 @@ def _verify_live(
     wait_timeout: float,
 ) -> None:
     from generator.stack.engine import connect
-    from generator.stack.live import LiveOptions, live_json, live_report, preflight, verify_live
+    from generator.stack.live import LiveOptions, preflight, verify_live
+    from generator.stack.report import live_json, live_report
 
     ctx.meta["format"] = output_format
     if workspace and out:

@@ -10,5 +10,6 @@
 | `status` | the health matrix: a verdict per service from the containers' states |
 | `build_context` | what `docker build` of a service repository sees; a skeleton app if none |
 | `live` | `fleetform verify --live`: build, run and health-check each generated service |
+| `report` | every text and JSON report of up, down, status and verify --live |
 | `standin/` | images that stand in for the ones no registry can deliver here |
 """

@@ -60,21 +60,3 @@ def down(catalog: Catalog, profile: str, project: str, client: Any) -> DownResul
         kept_volumes=removal.kept_volumes,
         leftovers=removal.leftovers,
     )
-
-
-def down_report(result: DownResult) -> str:
-    lines = [f"removed container {name}" for name in result.removed]
-    if result.outside_profile:
-        lines.append(
-            f"also removed, not in profile {result.profile}: {', '.join(result.outside_profile)}"
-            " (a project has one network)"
-        )
-    lines += [f"removed network {name}" for name in result.networks]
-    if result.anonymous_volumes:
-        lines.append(f"removed {len(result.anonymous_volumes)} anonymous volume(s)")
-    if result.kept_volumes:
-        lines.append(f"kept named volume(s): {', '.join(result.kept_volumes)}")
-    lines += [f"still there: {item}" for item in result.leftovers]
-    if result.ok:
-        lines.append(f"{result.project}: nothing of the project is left running")
-    return "\n".join(lines) + "\n"

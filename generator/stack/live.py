@@ -120,27 +120,6 @@ class ServiceLive:
         healthy = self.built and self.started and self.healthy
         return healthy and self.check_exit == 0 and not self.leftovers
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "service": self.service,
-            "ok": self.ok,
-            "repo": self.repo,
-            "project": self.project,
-            "image": self.image,
-            "built": self.built,
-            "started": self.started,
-            "healthy": self.healthy,
-            "health_check_exit": self.check_exit,
-            "detail": self.detail,
-            "standins": list(self.standins),
-            "real_images": list(self.real_images),
-            "skeleton": list(self.skeleton),
-            "health_check_output": list(self.check_output),
-            "logs": {source: list(lines) for source, lines in self.logs},
-            "leftovers": list(self.leftovers),
-            "seconds": {k: round(v, 1) for k, v in self.seconds.items()},
-        }
-
 
 @dataclass(frozen=True)
 class LiveResult:
@@ -571,62 +550,3 @@ def _remove_image(client: Any, tag: str, leftovers: list[str]) -> None:
         return
     except docker.errors.APIError as exc:
         leftovers.append(f"image {tag}: {exc.explanation or exc}")
-
-
-# ------------------------------------------------------------------ reports
-
-
-def live_report(result: LiveResult) -> str:
-    """Per service: the verdict and each phase, then on failure why, health-check.sh's
-    output and the last log lines of what failed."""
-    lines: list[str] = []
-    for s in result.services:
-        lines.append(f"{s.service}: {'ok' if s.ok else 'FAILED'}: {_phases(s)}")
-        if s.detail:
-            lines.append(f"  why: {s.detail}")
-        lines.append(f"  repository: {s.repo}")
-        if s.standins:
-            lines.append(f"  stand-ins: {', '.join(s.standins)}")
-        if s.real_images:
-            lines.append(f"  images the engine had: {', '.join(s.real_images)}")
-        if s.skeleton:
-            lines.append(f"  skeleton added to the build context: {', '.join(s.skeleton)}")
-        if not s.ok:
-            if s.check_output:
-                lines.append(f"  --- {HEALTH_CHECK} (exit {s.check_exit})")
-                lines += [f"    {line}" for line in s.check_output]
-            for source, tail in s.logs:
-                lines.append(f"  --- {source}: last log lines")
-                lines += [f"    {line}" for line in tail] or ["    (none)"]
-            lines += [f"  still there: {item}" for item in s.leftovers]
-    healthy = sum(s.ok for s in result.services)
-    lines.append(
-        f"verify --live: {healthy} of {len(result.services)} service(s) built, started and"
-        f" healthy in {result.seconds:.0f}s"
-    )
-    return "\n".join(lines) + "\n"
-
-
-def _phases(s: ServiceLive) -> str:
-    def took(name: str) -> str:
-        return f" ({s.seconds[name]:.1f}s)" if name in s.seconds else ""
-
-    parts = [("built" if s.built else "not built") + took("build")]
-    if s.built:
-        parts.append(("started" if s.started else "not started") + took("start"))
-    if s.started:
-        parts.append(("healthy" if s.healthy else "not healthy") + took("healthy"))
-    if s.check_exit is not None:
-        parts.append(f"health-check.sh exit {s.check_exit}" + took("check"))
-    if "teardown" in s.seconds:
-        parts.append("torn down" + took("teardown"))
-    return ", ".join(parts)
-
-
-def live_json(result: LiveResult) -> str:
-    document = {
-        "ok": result.ok,
-        "seconds": round(result.seconds, 1),
-        "services": [s.as_dict() for s in result.services],
-    }
-    return json.dumps(document, indent=2) + "\n"

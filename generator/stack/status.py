@@ -17,7 +17,6 @@ DDEV services are "external": another tool runs them.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -215,7 +214,7 @@ def _container_row(
         verdict = Verdict.RESTART_LOOP
         exited = f", exit code {c.exit_code}" if c.state != "running" else ""
         detail = (
-            f"restarted {c.restart_count} times, last {_duration(c.since_start(now) or 0)} ago"
+            f"restarted {c.restart_count} times, last {duration(c.since_start(now) or 0)} ago"
             f" ({c.state}{exited})"
         )
     elif c.state != "running":
@@ -260,90 +259,8 @@ def _explained(status: ServiceStatus, earlier: dict[str, ServiceStatus]) -> Serv
     return replace(status, verdict=Verdict.DEPENDENCY, detail=detail, causes=causes)
 
 
-# ------------------------------------------------------------------ reporting
-
-
-def matrix_table(matrix: HealthMatrix) -> str:
-    """The matrix for people: one row per container (or service without one), then the
-    reason for every verdict that is not ok, then a summary line."""
-    rows = [("SERVICE", "CONTAINER", "STATE", "HEALTH", "RESTARTS", "UPTIME", "PORTS", "VERDICT")]
-    for status in matrix.services:
-        if not status.containers:
-            rows.append((status.service, "-", "-", "-", "-", "-", "-", status.verdict.value))
-        for index, row in enumerate(status.containers):
-            c = row.container
-            rows.append(
-                (
-                    status.service if index == 0 else "",
-                    c.name,
-                    c.state,
-                    c.health if c.health != "none" else "-",
-                    str(c.restart_count),
-                    _duration(row.uptime) if row.uptime is not None else "-",
-                    " ".join(str(p) for p in row.ports) or "-",
-                    status.verdict.value if index == 0 else "",
-                )
-            )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
-    lines += [
-        f"{s.service}: {s.verdict.value}: {s.detail}" for s in matrix.services if not s.verdict.ok
-    ]
-    counts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(matrix.counts().items()))
-    lines.append(f"{matrix.project}: {len(matrix.services)} service(s): {counts or 'none'}")
-    return "\n".join(lines) + "\n"
-
-
-def matrix_json(matrix: HealthMatrix) -> str:
-    payload = {
-        "project": matrix.project,
-        "checked_at": matrix.checked_at.isoformat(),
-        "ok": matrix.ok,
-        "restart_loop": {"restarts": matrix.rule.restarts, "minutes": matrix.rule.minutes},
-        "services": [
-            {
-                "service": s.service,
-                "runtime": s.runtime,
-                "verdict": s.verdict.value,
-                "detail": s.detail,
-                "depends_on": list(s.depends_on),
-                "causes": list(s.causes),
-                "containers": [_container_json(row) for row in s.containers],
-            }
-            for s in matrix.services
-        ],
-    }
-    return json.dumps(payload, indent=2) + "\n"
-
-
-def _container_json(row: ContainerRow) -> dict[str, object]:
-    c = row.container
-    return {
-        "name": c.name,
-        "state": c.state,
-        "health": c.health,
-        "restart_count": c.restart_count,
-        "started_at": c.started.isoformat() if c.started else None,
-        "uptime_seconds": round(row.uptime, 1) if row.uptime is not None else None,
-        "verdict": row.verdict.value,
-        "detail": row.detail,
-        "ports": [
-            {
-                "name": p.name,
-                "catalog": p.catalog,
-                "container_port": p.container_port,
-                "protocol": p.protocol,
-                "published": list(p.published),
-                "drift": p.drift,
-            }
-            for p in row.ports
-        ],
-    }
-
-
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """A span as people read it: 42s, 3m05s, 2h10m, 4d03h."""
     total = int(seconds)
     if total < 60:
         return f"{total}s"

@@ -349,32 +349,3 @@ def _with_logs(wait: ServiceWait, client: Any, tail: int) -> ServiceWait:
     for name in wait.containers:
         lines.extend(container_logs(client, name, tail))
     return replace(wait, logs=tuple(lines))
-
-
-def up_report(result: UpResult) -> str:
-    """What went wrong, after the event lines: the services that never became healthy,
-    their dependants that could not start, and the last log lines of each failed container."""
-    if result.ok:
-        return ""
-    lines = [
-        f"fleetform up {result.profile}: {len(result.failed)} service(s) did not become healthy,"
-        f" {len(result.blocked)} could not start because of them (project {result.project};"
-        " nothing was stopped)"
-    ]
-    lines += [f"  {w.service}: {w.outcome.value}: {w.detail}" for w in result.failed]
-    lines += [
-        f"  {w.service}: could not start: depends on {', '.join(w.blocked_by)}"
-        for w in result.blocked
-    ]
-    if result.compose_exit not in (0, None):
-        words = last_words(result.compose_output)
-        lines.append(f"  docker-compose up exited {result.compose_exit}: {words}")
-    for wait in result.failed:
-        if wait.logs:
-            lines.append(f"--- {wait.service} ({', '.join(wait.containers)}): last log lines")
-            lines += [f"  {line}" for line in wait.logs]
-    lines.append(
-        f"inspect: fleetform status --project {result.project} --profile {result.profile};"
-        f" remove: fleetform down {result.profile} --project {result.project}"
-    )
-    return "\n".join(lines) + "\n"
