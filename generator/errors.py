@@ -21,6 +21,11 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # bad usage, or input that cannot be read or does not validate
 
 
+# A run stopped by signal N (SIGINT, SIGTERM) ends with 128 + N, as the shell reports a process
+# that signal killed: 130 for Ctrl-C, 143 for SIGTERM.
+INTERRUPTED_BASE = 128
+
+
 class FleetformError(Exception):
     """Root of every error fleetform raises on purpose."""
 
@@ -159,3 +164,31 @@ class UpdateFailedError(FleetformError):
 
     def __init__(self, *, reason: str) -> None:
         super().__init__(" ".join(reason.split()))
+
+
+# ------------------------------------------------------------------ one repository refused (exit 1)
+
+
+class UnsafePathError(FleetformError):
+    """A path taken from repository content would leave the repository or go through a link.
+
+    Nothing is read, written or deleted for that repository.
+    """
+
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, *, source: str, path: str, reason: str) -> None:
+        self.source = source
+        self.path = path
+        super().__init__(f"{source}: {path!r} {reason}; nothing was read, written or deleted")
+
+
+class LockedError(FleetformError):
+    """Another fleetform process works on this repository (or catalog) right now."""
+
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, *, what: str, pid: int | None) -> None:
+        self.pid = pid
+        holder = f"pid {pid}" if pid else "another fleetform process"
+        super().__init__(f"{what} is locked by {holder}; try again when it has finished")

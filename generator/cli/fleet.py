@@ -78,7 +78,7 @@ def generate_command(
     )
     report = with_progress(catalog, services, partial(generate, catalog, services, options))
     click.echo(generate_summary(report), nl=False)
-    exit_for(ctx, report.ok)
+    exit_for(ctx, report.ok, interrupted=report.interrupted)
 
 
 # ---- new: add a service to the catalog (every other byte kept), then render its repository
@@ -220,7 +220,7 @@ def update_command(
     )
     report = with_progress(catalog, services, partial(update, catalog, services, options))
     click.echo(update_summary(report), nl=False)
-    exit_for(ctx, report.ok)
+    exit_for(ctx, report.ok, interrupted=report.interrupted)
 
 
 @cli.command("drift")
@@ -240,12 +240,13 @@ def drift_command(
     catalog's answers (and which are behind the newest template tag); writes nothing."""
     from generator.fleet.drift import DriftOptions, drift
     from generator.fleet.report import drift_summary
+    from generator.fleet.template import catalog_template
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
-    options = DriftOptions(root=workspace, jobs=jobs)
+    options = DriftOptions(root=workspace, template=catalog_template(catalog), jobs=jobs)
     report = with_progress(catalog, services, partial(drift, catalog, services, options))
     click.echo(drift_summary(report), nl=False)
-    exit_for(ctx, report.ok)
+    exit_for(ctx, report.ok, interrupted=report.interrupted)
 
 
 def with_progress(

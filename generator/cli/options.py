@@ -9,7 +9,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from generator.errors import ExitCode
+from generator.errors import INTERRUPTED_BASE, ExitCode
 from generator.problems import Problem, Severity, as_json, as_text, summary
 from generator.resources import BUNDLED_CATALOG
 
@@ -82,9 +82,17 @@ def jobs_option(
     )
 
 
-def exit_for(ctx: click.Context, ok: bool) -> NoReturn:
-    """End the command: 0 when everything went well, 1 when a check found problems."""
+def exit_for(ctx: click.Context, ok: bool, *, interrupted: int | None = None) -> NoReturn:
+    """End the command: 0 when everything went well, 1 when a check found problems, and
+    128 + N when signal N stopped the run (`exit_for_signal`)."""
+    if interrupted is not None:
+        ctx.exit(exit_for_signal(interrupted))
     ctx.exit(ExitCode.OK if ok else ExitCode.PROBLEMS)
+
+
+def exit_for_signal(signum: int) -> int:
+    """The exit code of a run signal `signum` stopped: 130 for SIGINT, 143 for SIGTERM."""
+    return INTERRUPTED_BASE + signum
 
 
 def report_problems(

@@ -7,7 +7,9 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.fleet.manifest import digest, read_manifest
+from generator.errors import UnsafePathError
+from generator.fleet.confine import confined, kind, read_regular
+from generator.fleet.manifest import MANIFEST, digest_in_repository, read_manifest
 
 
 @dataclass(frozen=True)
@@ -23,45 +25,66 @@ class FileChanges:
         return bool(self.created or self.changed or self.removed or self.foreign)
 
 
-def same_file(a: Path, b: Path) -> bool:
-    if a.read_bytes() != b.read_bytes():
+def same_file(target: Path, rendered: Path) -> bool:
+    """A regular file in the repository with the rendered bytes and executable bit."""
+    data = read_regular(target)
+    if data is None or data != rendered.read_bytes():
         return False
-    return (a.stat().st_mode & 0o111 != 0) == (b.stat().st_mode & 0o111 != 0)
+    return (target.lstat().st_mode & 0o111 != 0) == (rendered.stat().st_mode & 0o111 != 0)
 
 
 def compare(files: list[str], rendered: Path, repo: Path) -> FileChanges:
-    """Sort each rendered file into created / changed / unchanged / foreign for `repo`."""
+    """Sort each rendered file into created / changed / unchanged / foreign for `repo`.
+
+    Nothing outside `repo` is read: a link in the repository is foreign (never followed),
+    and a rendered path that goes through a link or is a directory refuses the repository.
+    """
     manifest = read_manifest(repo)
     created, changed, unchanged, foreign = [], [], [], []
     for name in files:
-        target = repo / name
-        if not target.exists():
+        target = confined(repo, name, source="the template's files")
+        found = kind(target)
+        if found == "missing":
             created.append(name)
+        elif found not in ("file", "link"):
+            raise UnsafePathError(
+                source="the template's files", path=name, reason=f"is a {found} in the repository"
+            )
         elif same_file(target, rendered / name):
             unchanged.append(name)
-        elif manifest.get(name) == digest(target):
+        elif found == "file" and manifest.get(name) == digest_in_repository(target):
             changed.append(name)
         else:
             foreign.append(name)
     removed = [
         name
         for name, recorded in sorted(manifest.items())
-        if name not in files and (repo / name).is_file() and digest(repo / name) == recorded
+        if name not in files and _fleetforms(repo, name, recorded)
     ]
     return FileChanges(
         tuple(created), tuple(changed), tuple(unchanged), tuple(removed), tuple(foreign)
     )
 
 
+def _fleetforms(repo: Path, name: str, recorded: str) -> bool:
+    """Whether `name` is still a regular file exactly as fleetform wrote it."""
+    target = confined(repo, name, source=MANIFEST)
+    return kind(target) == "file" and digest_in_repository(target) == recorded
+
+
 def unified_diff(changes: FileChanges, rendered: Path, repo: Path) -> str:
     chunks: list[str] = []
     for name in (*changes.created, *changes.changed, *changes.foreign):
-        old = (
-            (repo / name).read_text(errors="replace").splitlines() if (repo / name).exists() else []
-        )
+        old = _lines(repo / name)
         new = (rendered / name).read_text(errors="replace").splitlines()
         chunks.extend(difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", lineterm=""))
     for name in changes.removed:
-        old = (repo / name).read_text(errors="replace").splitlines()
+        old = _lines(repo / name)
         chunks.extend(difflib.unified_diff(old, [], f"a/{name}", "/dev/null", lineterm=""))
     return "\n".join(chunks) + ("\n" if chunks else "")
+
+
+def _lines(path: Path) -> list[str]:
+    """A repository file's lines for a diff; none for a link (its target is never read)."""
+    data = read_regular(path)
+    return [] if data is None else data.decode("utf-8", "replace").splitlines()

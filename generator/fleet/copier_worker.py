@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import subprocess
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -31,6 +30,8 @@ from copier._main import Worker
 from copier._subproject import Subproject
 from copier._template import Template
 from copier._vcs import get_git
+
+from generator.git import git
 
 _LOCK = threading.Lock()
 _TEMPLATES: dict[tuple[str, str | None], Template] = {}
@@ -163,19 +164,8 @@ class UpdateWorker(FleetWorker):
     @functools.cached_property
     def core_file_mode(self) -> str:
         """The destination's `git config core.fileMode` ("" when unset or not a git tree)."""
-        result = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(self.subproject.local_abspath),
-                "config",
-                "--type=bool",
-                "--get",
-                "core.fileMode",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+        result = git(
+            self.subproject.local_abspath, "config", "--type=bool", "--get", "core.fileMode"
         )
         return result.stdout.strip() if result.returncode == 0 else ""
 

@@ -18,13 +18,20 @@ from pathlib import Path
 
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
-from generator.errors import AnswersFileError, RenderError
+from generator.errors import AnswersFileError, RenderError, UnsafePathError
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.compare import FileChanges, compare
+from generator.fleet.confine import repository_dir
 from generator.fleet.manifest import rendered_files
 from generator.fleet.recorded import ANSWERS_FILE, read_recorded
 from generator.fleet.render import render_service
-from generator.fleet.template import TemplateSource, TemplateVersion, owners_files, template_version
+from generator.fleet.template import (
+    TemplateSource,
+    TemplateVersion,
+    owners_files,
+    same_source,
+    template_version,
+)
 from generator.parallel import in_parallel
 
 
@@ -33,6 +40,7 @@ class DriftOutcome(StrEnum):
     DRIFTED = "drifted"
     MISSING = "missing"
     NOT_GENERATED = "not generated"
+    REFUSED = "refused"
     FAILED = "failed"
 
 
@@ -54,15 +62,22 @@ class DriftResult:
 @dataclass(frozen=True)
 class DriftReport:
     results: list[DriftResult]
+    interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
+    not_started: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return all(r.outcome is DriftOutcome.IN_SYNC for r in self.results)
+        return self.interrupted is None and all(
+            r.outcome is DriftOutcome.IN_SYNC for r in self.results
+        )
 
 
 @dataclass(frozen=True)
 class DriftOptions:
+    """`template`: the catalog's; a repository recording another source is refused."""
+
     root: Path
+    template: TemplateSource
     jobs: int = 1
 
 
@@ -70,7 +85,13 @@ class DriftOptions:
 class _Job:
     service: str
     answers: Answers
-    repo: Path
+    root: Path
+    repo_name: str
+    template: TemplateSource
+
+    @property
+    def repo(self) -> Path:
+        return self.root / self.repo_name
 
 
 def drift(
@@ -81,15 +102,35 @@ def drift(
 ) -> DriftReport:
     """Compare the services' repositories under `options.root` with their renders."""
     jobs = [
-        _Job(sid, service_answers(catalog, sid), options.root / catalog.services[sid].repo)
+        _Job(
+            sid,
+            service_answers(catalog, sid),
+            options.root,
+            catalog.services[sid].repo,
+            options.template,
+        )
         for sid in select_services(catalog, names)
     ]
-    results = in_parallel(drift_one, jobs, options.jobs, progress)
-    return DriftReport(sorted(results, key=lambda r: r.service))
+    run = in_parallel(
+        drift_one,
+        jobs,
+        options.jobs,
+        progress,
+        lost=lambda job, why: DriftResult(job.service, job.repo, DriftOutcome.FAILED, reason=why),
+    )
+    return DriftReport(
+        sorted(run.results, key=lambda r: r.service),
+        run.interrupted,
+        tuple(job.service for job in run.not_started(jobs)),
+    )
 
 
 def drift_one(job: _Job) -> DriftResult:
     repo = job.repo
+    try:
+        repository_dir(job.root, job.repo_name)
+    except UnsafePathError as exc:
+        return DriftResult(job.service, repo, DriftOutcome.REFUSED, reason=str(exc))
     if not repo.is_dir():
         return DriftResult(
             job.service, repo, DriftOutcome.MISSING, reason=f"no repository at {repo}"
@@ -101,18 +142,27 @@ def drift_one(job: _Job) -> DriftResult:
         recorded = read_recorded(repo)
     except AnswersFileError as exc:
         return DriftResult(job.service, repo, DriftOutcome.FAILED, reason=str(exc))
-    version = template_version(recorded.src, recorded.commit)
+    if not same_source(recorded.src, job.template.src):
+        # Never followed: a recorded path is repository content, and git run there would
+        # obey that repository's configuration.
+        reason = (
+            f"made from the template {recorded.src}, but the catalog's template is"
+            f" {job.template.src}; not compared"
+        )
+        return DriftResult(job.service, repo, DriftOutcome.REFUSED, reason=reason)
+    source = job.template.src
+    version = template_version(source, recorded.commit)
     staging = Path(tempfile.mkdtemp(prefix="fleetform-drift-"))
     try:
         rendered = staging / repo.name
         try:
-            render_service(job.answers, rendered, TemplateSource(recorded.src, recorded.commit))
+            render_service(job.answers, rendered, TemplateSource(source, recorded.commit))
         except RenderError as exc:
             return DriftResult(job.service, repo, DriftOutcome.FAILED, version, reason=str(exc))
         changes = compare(rendered_files(rendered), rendered, repo)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    owned = owners_files(recorded.src, recorded.commit)
+    owned = owners_files(source, recorded.commit)
     changes = replace(
         changes,
         changed=tuple(f for f in changes.changed if not owned(f)),

@@ -1,32 +1,33 @@
 """Generate every service repository of the catalog: parallel, all-or-nothing, idempotent.
 
-Each service is rendered by Copier into a temporary directory beside its repository, compared
-with what is there, and moved into place only when complete. A file fleetform did not write
+Each service is rendered by Copier into the workspace's staging (`.fleetform/stage/`), compared
+with what is there, and moved into place under a journal only when complete (see
+`generator.fleet.apply`): a killed run leaves each repository as it was, or a journal the next
+run finishes. One process works on a repository at a time (its lock). A file fleetform did not write
 (or that was edited since it wrote it) is never overwritten unless the caller asks for a
 backup. What fleetform wrote is recorded in `.fleetform-manifest.json` in each repository.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
-from generator.errors import RenderError
+from generator.errors import LockedError, RenderError, UnsafePathError, WriteError
 from generator.fleet.answers import Answers, service_answers
+from generator.fleet.apply import BACKUP_SUFFIX, Change, apply, recover, staged_files
 from generator.fleet.compare import FileChanges, compare, unified_diff
+from generator.fleet.confine import kind, repository_dir
 from generator.fleet.manifest import MANIFEST, current_manifest, manifest_for, rendered_files
 from generator.fleet.render import render_service
 from generator.fleet.template import TemplateSource
+from generator.fleet.workspace import Workspace
 from generator.parallel import in_parallel
-
-BACKUP_SUFFIX = ".pre-fleetform"
-STAGED_SUFFIX = ".fleetform-new"
 
 
 class Outcome(StrEnum):
@@ -46,16 +47,21 @@ class ServiceResult:
     reason: str = ""
     diff: str = ""
     backups: tuple[str, ...] = ()
+    note: str = ""  # what was done first: an interrupted run finished or cleaned up
 
 
 @dataclass(frozen=True)
 class GenerateReport:
     results: list[ServiceResult]
     dry_run: bool
+    interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
+    not_started: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return all(r.outcome not in (Outcome.REFUSED, Outcome.FAILED) for r in self.results)
+        return self.interrupted is None and all(
+            r.outcome not in (Outcome.REFUSED, Outcome.FAILED) for r in self.results
+        )
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,12 @@ class GenerateOptions:
 class _Job:
     service: str
     answers: Answers
-    repo: Path
+    repo_name: str  # the catalog's `repo`: the repository's path in the workspace
     options: GenerateOptions
+
+    @property
+    def repo(self) -> Path:
+        return self.options.root / self.repo_name
 
 
 def generate(
@@ -86,86 +96,99 @@ def generate(
     services = select_services(catalog, names)
     # All answers before any render: one bad value anywhere writes nothing anywhere.
     jobs = [
-        _Job(sid, service_answers(catalog, sid), options.root / catalog.services[sid].repo, options)
+        _Job(sid, service_answers(catalog, sid), catalog.services[sid].repo, options)
         for sid in services
     ]
-    results = in_parallel(generate_one, jobs, options.jobs, progress)
-    return GenerateReport(results=sorted(results, key=lambda r: r.service), dry_run=options.dry_run)
+    if not options.dry_run:
+        Workspace.open(options.root)  # a workspace that cannot be written is one error, exit 2
+    run = in_parallel(
+        generate_one,
+        jobs,
+        options.jobs,
+        progress,
+        lost=lambda job, why: ServiceResult(job.service, job.repo, Outcome.FAILED, reason=why),
+    )
+    return GenerateReport(
+        results=sorted(run.results, key=lambda r: r.service),
+        dry_run=options.dry_run,
+        interrupted=run.interrupted,
+        not_started=tuple(job.service for job in run.not_started(jobs)),
+    )
 
 
 def generate_one(job: _Job) -> ServiceResult:
-    """Render one service beside its repository, compare, and apply (or only report)."""
-    job.repo.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{job.repo.name}.fleetform-", dir=job.repo.parent))
+    """One repository: refuse unsafe paths, take its lock, finish what an interrupted run
+    left, then render, compare and apply (or only report)."""
     try:
-        rendered = staging / job.repo.name
+        repo = repository_dir(job.options.root, job.repo_name)
+    except UnsafePathError as exc:
+        return ServiceResult(job.service, job.repo, Outcome.REFUSED, reason=str(exc))
+    if job.options.dry_run:
+        with tempfile.TemporaryDirectory(prefix="fleetform-preview-") as scratch:
+            return _render_and_apply(job, repo, Path(scratch), None, _pending(job))
+    workspace = Workspace(job.options.root)
+    try:
+        with workspace.lock(job.repo_name):
+            note = recover(workspace, job.repo_name, repo)
+            return _render_and_apply(job, repo, workspace.staging(job.repo_name), workspace, note)
+    except (LockedError, UnsafePathError, WriteError) as exc:
+        return ServiceResult(job.service, job.repo, Outcome.REFUSED, reason=str(exc))
+
+
+def _pending(job: _Job) -> str:
+    if Workspace(job.options.root).journal(job.repo_name).exists():
+        return "an interrupted run left a change half applied: a run without --dry-run finishes it"
+    return ""
+
+
+def _render_and_apply(
+    job: _Job, repo: Path, staging: Path, workspace: Workspace | None, note: str
+) -> ServiceResult:
+    rendered = staged_files(staging)
+    try:
         try:
             render_service(job.answers, rendered, job.options.template)
         except RenderError as exc:
-            return ServiceResult(job.service, job.repo, Outcome.FAILED, reason=str(exc))
-        return _apply(job, rendered)
+            return ServiceResult(job.service, job.repo, Outcome.FAILED, reason=str(exc), note=note)
+        result = _apply(job, repo, rendered, staging, workspace)
+    except UnsafePathError as exc:
+        result = ServiceResult(job.service, job.repo, Outcome.REFUSED, reason=str(exc))
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if workspace is not None:
+            workspace.clear_staging(job.repo_name)
+    return replace(result, note=note) if note else result
 
 
-def _apply(job: _Job, rendered: Path) -> ServiceResult:
+def _apply(
+    job: _Job, repo: Path, rendered: Path, staging: Path, workspace: Workspace | None
+) -> ServiceResult:
     options = job.options
     files = rendered_files(rendered)
-    changes = compare(files, rendered, job.repo)
-    diff = unified_diff(changes, rendered, job.repo) if options.diff else ""
+    changes = compare(files, rendered, repo)
+    diff = unified_diff(changes, rendered, repo) if options.diff else ""
     if changes.foreign and not options.backup:
         reason = "would overwrite files fleetform did not write: " + ", ".join(changes.foreign)
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, changes, reason, diff)
-    outcome = _outcome(job.repo, changes)
+    outcome = _outcome(repo, changes)
     manifest = manifest_for(rendered, files)
-    if options.dry_run or (outcome is Outcome.UNCHANGED and current_manifest(job.repo) == manifest):
+    if workspace is None or (outcome is Outcome.UNCHANGED and current_manifest(repo) == manifest):
         return ServiceResult(job.service, job.repo, outcome, changes, diff=diff)
+    (rendered / MANIFEST).write_text(manifest, encoding="utf-8")
+    change = Change(
+        moves=(*changes.created, *changes.changed, *changes.foreign, MANIFEST),
+        backups=changes.foreign,
+        removals=changes.removed,
+        whole=outcome is Outcome.CREATED,
+    )
     try:
-        backups = _write(job.repo, rendered, manifest, changes)
+        apply(workspace, job.repo_name, repo, staging, change)
     except OSError as exc:
         return ServiceResult(job.service, job.repo, Outcome.FAILED, changes, f"write failed: {exc}")
+    backups = tuple(f"{name}{BACKUP_SUFFIX}" for name in changes.foreign)
     return ServiceResult(job.service, job.repo, outcome, changes, diff=diff, backups=backups)
 
 
 def _outcome(repo: Path, changes: FileChanges) -> Outcome:
-    if not repo.exists():
+    if kind(repo) == "missing":
         return Outcome.CREATED
     return Outcome.UPDATED if changes.writes else Outcome.UNCHANGED
-
-
-def _write(repo: Path, rendered: Path, manifest: str, changes: FileChanges) -> tuple[str, ...]:
-    """Move the render into place: whole directory if new, else staged files then renames."""
-    (rendered / MANIFEST).write_text(manifest, encoding="utf-8")
-    if not repo.exists():
-        rendered.replace(repo)
-        return ()
-    names = [*changes.created, *changes.changed, *changes.foreign, MANIFEST]
-    staged = _stage(repo, rendered, names)
-    backups = []
-    for name in changes.foreign:
-        backup = repo / f"{name}{BACKUP_SUFFIX}"
-        shutil.copy2(repo / name, backup)
-        backups.append(backup.relative_to(repo).as_posix())
-    # Only renames from here on: quick, and each one atomic.
-    for name, path in staged:
-        path.replace(repo / name)
-    for name in changes.removed:
-        (repo / name).unlink()
-    return tuple(backups)
-
-
-def _stage(repo: Path, rendered: Path, names: list[str]) -> list[tuple[str, Path]]:
-    """Copy new content next to its target under a temporary name; undo all on failure."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name in names:
-            target = repo / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            path = target.with_name(target.name + STAGED_SUFFIX)
-            shutil.copy2(rendered / name, path)
-            staged.append((name, path))
-    except OSError:
-        for _, path in staged:
-            path.unlink(missing_ok=True)
-        raise
-    return staged

@@ -8,7 +8,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from generator.errors import UnsafePathError
 from generator.files import write_atomically
+from generator.fleet.confine import name_problem, read_regular
 
 MANIFEST = ".fleetform-manifest.json"
 
@@ -19,17 +21,35 @@ def rendered_files(root: Path) -> list[str]:
 
 
 def digest(path: Path) -> str:
+    """The sha256 of a file fleetform rendered (its own staging: never a link)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def digest_in_repository(path: Path) -> str | None:
+    """The sha256 of a regular file in a repository; None for a link or anything else."""
+    data = read_regular(path)
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
 def read_manifest(repo: Path) -> dict[str, str]:
-    """What fleetform last wrote into `repo`: relative path -> sha256 (empty if never)."""
+    """What fleetform last wrote into `repo`: relative path -> sha256 (empty if never).
+
+    The manifest is repository content: an entry naming a path outside the repository, an
+    absolute path or one inside `.git` refuses the whole repository (UnsafePathError).
+    """
+    text = read_regular(repo / MANIFEST)
     try:
-        data = json.loads((repo / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(text) if text is not None else {}
+    except ValueError:
         return {}
     files = data.get("files", {}) if isinstance(data, dict) else {}
-    return {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {}
+    if not isinstance(files, dict):
+        return {}
+    for name in files:
+        problem = name_problem(name) if isinstance(name, str) else "is not a file name"
+        if problem:
+            raise UnsafePathError(source=MANIFEST, path=str(name), reason=problem)
+    return {str(k): str(v) for k, v in files.items()}
 
 
 def manifest_text(rendered: Path) -> str:
@@ -43,10 +63,8 @@ def manifest_for(rendered: Path, files: list[str]) -> str:
 
 
 def current_manifest(repo: Path) -> str | None:
-    try:
-        return (repo / MANIFEST).read_text(encoding="utf-8")
-    except OSError:
-        return None
+    data = read_regular(repo / MANIFEST)
+    return None if data is None else data.decode("utf-8", "replace")
 
 
 def write_manifest(repo: Path, text: str) -> bool:

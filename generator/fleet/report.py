@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from enum import Enum
@@ -51,14 +52,18 @@ def generate_summary(report: GenerateReport) -> str:
         rows.append((result.service, _result_word(result, report.dry_run), _files_cell(result)))
     lines = table(rows)
     for result in report.results:
+        if result.note:
+            lines.append(f"{result.service}: {result.note}")
         if result.reason:
             lines.append(f"{result.service}: {result.reason}")
         lines.extend(f"{result.service}: kept the original as {b}" for b in result.backups)
     diffs = "".join(r.diff for r in report.results)
     closing = count_line(_result_word(r, report.dry_run) for r in report.results)
-    if report.results and all(r.outcome is Outcome.UNCHANGED for r in report.results):
+    everyone = report.results and report.interrupted is None
+    if everyone and all(r.outcome is Outcome.UNCHANGED for r in report.results):
         closing += " (nothing to do: every repository matches the catalog)"
-    return diffs + "\n".join([*lines, closing]) + "\n"
+    stopped = interrupted_lines(report.interrupted, len(report.results), report.not_started)
+    return diffs + "\n".join([*lines, closing, *stopped]) + "\n"
 
 
 def table(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -77,6 +82,19 @@ def count_line(words: Iterable[str]) -> str:
         counts[word] = counts.get(word, 0) + 1
     total = ", ".join(f"{n} {word}" for word, n in sorted(counts.items()))
     return f"{sum(counts.values())} service(s): {total}"
+
+
+def interrupted_lines(signum: int | None, done: int, not_started: Sequence[str]) -> list[str]:
+    """The last line of a run a signal stopped: `interrupted by SIGTERM: 7 of 26 repositories
+    done; the others were not started` (none for a run that was not stopped)."""
+    if signum is None:
+        return []
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    line = f"interrupted by {name}: {done} of {done + len(not_started)} repositories done"
+    return [f"{line}; the others were not started" if not_started else line]
 
 
 def _result_word(result: ServiceResult, dry_run: bool) -> str:
@@ -112,16 +130,20 @@ def update_summary(report: UpdateReport) -> str:
                 f"{r.service}: conflicts in {', '.join(r.conflicts)}: resolve the <<<<<<< markers"
                 " in the repository, then commit"
             )
+        if r.note:
+            lines.append(f"{r.service}: {r.note}")
         if r.reason:
             lines.append(f"{r.service}: {r.reason}")
     closing = count_line(r.outcome.value for r in report.results)
-    if report.results and all(r.outcome is UpdateOutcome.UP_TO_DATE for r in report.results):
+    everyone = report.results and report.interrupted is None
+    if everyone and all(r.outcome is UpdateOutcome.UP_TO_DATE for r in report.results):
         closing += (
             " (nothing to do: every repository is at the template ref with the catalog's answers)"
         )
     elif any(r.outcome is UpdateOutcome.UPDATED for r in report.results):
         closing += " (nothing committed: review and commit in each repository)"
-    return "\n".join([*lines, closing]) + "\n"
+    stopped = interrupted_lines(report.interrupted, len(report.results), report.not_started)
+    return "\n".join([*lines, closing, *stopped]) + "\n"
 
 
 _DRIFT_LABELS = (
@@ -144,9 +166,11 @@ def drift_summary(report: DriftReport) -> str:
         for attribute, label in _DRIFT_LABELS:
             lines.extend(f"{r.service}: {name}: {label}" for name in getattr(r.changes, attribute))
     closing = count_line(r.outcome.value for r in report.results)
-    if report.results and all(r.outcome is DriftOutcome.IN_SYNC for r in report.results):
+    everyone = report.results and report.interrupted is None
+    if everyone and all(r.outcome is DriftOutcome.IN_SYNC for r in report.results):
         closing += " (every repository matches its template version and the catalog)"
-    return "\n".join([*lines, closing]) + "\n"
+    stopped = interrupted_lines(report.interrupted, len(report.results), report.not_started)
+    return "\n".join([*lines, closing, *stopped]) + "\n"
 
 
 def _version_cell(result: DriftResult) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from generator.fleet.confine import kind
 from generator.fleet.recorded import ANSWERS_FILE
 from generator.git import git
 
@@ -18,6 +19,9 @@ def not_updatable(repo: Path) -> str:
     """Why `repo` cannot be updated at all, or "" (whether it is clean is checked later)."""
     if not repo.is_dir():
         return f"no repository at {repo} (fleetform generate creates it)"
+    if kind(repo / ".git") not in ("directory", "missing"):
+        # A .git file or link names a git directory elsewhere: outside the repository.
+        return "its .git is not a directory of its own (a link, a worktree or a submodule)"
     # One call for both: exit 1 (with the top level printed) when there is no commit yet.
     top = git(repo, "rev-parse", "--show-toplevel", "--verify", "--quiet", "HEAD")
     if top.returncode not in (0, 1):
@@ -68,7 +72,6 @@ def has_marker(file: Path) -> bool:
     return data.startswith(_MARKER) or b"\n" + _MARKER in data
 
 
-def restore(repo: Path) -> None:
-    """Undo a failed update: the work tree was clean, so HEAD is what the owner had."""
-    git(repo, "reset", "--quiet", "--hard", "HEAD")
-    git(repo, "clean", "--quiet", "--force", "-d")
+def head(repo: Path) -> str:
+    """The commit HEAD names ("" when there is none)."""
+    return git(repo, "rev-parse", "--verify", "--quiet", "HEAD").stdout.strip()

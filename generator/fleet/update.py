@@ -20,17 +20,27 @@ from __future__ import annotations
 import subprocess
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
-from generator.errors import AnswersFileError, UpdateFailedError, WriteError
+from generator.errors import (
+    AnswersFileError,
+    LockedError,
+    UnsafePathError,
+    UpdateFailedError,
+    WriteError,
+)
 from generator.fleet import repository
 from generator.fleet.answers import Answers, service_answers
+from generator.fleet.apply import apply, recover, staged_files
+from generator.fleet.confine import repository_dir
 from generator.fleet.manifest import MANIFEST, manifest_text, write_manifest
 from generator.fleet.recorded import Recorded, changed_answers, read_recorded
+from generator.fleet.scratch import changes as scratch_changes
+from generator.fleet.scratch import clone as scratch_copy
 from generator.fleet.template import (
     TemplateSource,
     known_revisions,
@@ -38,6 +48,7 @@ from generator.fleet.template import (
     same_version,
     target_ref,
 )
+from generator.fleet.workspace import Workspace
 from generator.parallel import in_parallel
 
 
@@ -64,16 +75,19 @@ class UpdateResult:
     files: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
     reason: str = ""
+    note: str = ""  # what was done first: an interrupted run finished or cleaned up
 
 
 @dataclass(frozen=True)
 class UpdateReport:
     results: list[UpdateResult]
     dry_run: bool
+    interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
+    not_started: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        return all(r.outcome not in _PROBLEMS for r in self.results)
+        return self.interrupted is None and all(r.outcome not in _PROBLEMS for r in self.results)
 
 
 @dataclass(frozen=True)
@@ -90,10 +104,14 @@ class UpdateOptions:
 class _Job:
     service: str
     answers: Answers
-    repo: Path
+    repo_name: str  # the catalog's `repo`: the repository's path in the workspace
     options: UpdateOptions
     # Refs of a local template already resolved to commits (the target ref, every tag).
     known: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def repo(self) -> Path:
+        return self.options.root / self.repo_name
 
 
 def update(
@@ -106,15 +124,40 @@ def update(
     services = select_services(catalog, names)
     answers = {sid: service_answers(catalog, sid) for sid in services}
     known = known_revisions(options.template)
-    jobs = [
-        _Job(sid, answers[sid], options.root / catalog.services[sid].repo, options, known)
-        for sid in services
-    ]
-    results = in_parallel(update_one, jobs, options.jobs, progress)
-    return UpdateReport(sorted(results, key=lambda r: r.service), options.dry_run)
+    jobs = [_Job(sid, answers[sid], catalog.services[sid].repo, options, known) for sid in services]
+    if not options.dry_run:
+        Workspace.open(options.root)  # a workspace that cannot be written is one error, exit 2
+    run = in_parallel(
+        update_one,
+        jobs,
+        options.jobs,
+        progress,
+        lost=lambda job, why: UpdateResult(job.service, job.repo, UpdateOutcome.FAILED, reason=why),
+    )
+    return UpdateReport(
+        sorted(run.results, key=lambda r: r.service),
+        options.dry_run,
+        run.interrupted,
+        tuple(job.service for job in run.not_started(jobs)),
+    )
 
 
 def update_one(job: _Job) -> UpdateResult:
+    """One repository under its lock, after finishing what an interrupted run left."""
+    try:
+        repository_dir(job.options.root, job.repo_name)
+        if job.options.dry_run:
+            return _update_one(job, "")
+        workspace = Workspace(job.options.root)
+        with workspace.lock(job.repo_name):
+            note = recover(workspace, job.repo_name, job.repo)
+            result = _update_one(job, note)
+    except (LockedError, UnsafePathError, WriteError) as exc:
+        return UpdateResult(job.service, job.repo, UpdateOutcome.REFUSED, reason=str(exc))
+    return replace(result, note=note) if note else result
+
+
+def _update_one(job: _Job, note: str) -> UpdateResult:
     """Check one repository, then update it with Copier (or only say what would happen)."""
     repo = job.repo
     refusal = repository.not_updatable(repo)
@@ -166,30 +209,33 @@ def update_one(job: _Job) -> UpdateResult:
 
 
 def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResult:
-    repo = job.repo
+    """Copier updates a scratch clone; the repository receives the finished result in one
+    journaled step (`generator.fleet.apply`), or nothing at all."""
+    repo, workspace = job.repo, Workspace(job.options.root)
+    staging = workspace.staging(job.repo_name)
+    scratch = staged_files(staging)
     try:
-        manifest = copier_update(repo, job.answers, ref)
-    except UpdateFailedError as exc:
-        repository.restore(repo)
+        scratch_copy(repo, scratch)
+        manifest = copier_update(scratch, job.answers, ref)
+        change, status = scratch_changes(scratch, repo)
+        files = tuple(path for _, path in status)
+        conflicts = repository.conflicts(scratch, status)
+        if not files:
+            return UpdateResult(job.service, repo, UpdateOutcome.UP_TO_DATE, recorded.commit)
+        if not conflicts and write_manifest(scratch, manifest):
+            change = replace(change, moves=tuple(sorted({*change.moves, MANIFEST})))
+            files = tuple(sorted({*files, MANIFEST}))
+        if repository.uncommitted(repo) or repository.head(repo) != repository.head(scratch):
+            raise UpdateFailedError(reason="the repository changed while it was being updated")
+        apply(workspace, job.repo_name, repo, staging, change)
+    except (UpdateFailedError, WriteError, UnsafePathError) as exc:
         return UpdateResult(job.service, repo, UpdateOutcome.FAILED, version, reason=str(exc))
-    except BaseException:
-        repository.restore(repo)
-        raise
-    status = repository.status(repo)
-    files = tuple(path for _, path in status)
-    conflicts = repository.conflicts(repo, status)
+    finally:
+        workspace.clear_staging(job.repo_name)
     if conflicts:
         return UpdateResult(
             job.service, repo, UpdateOutcome.CONFLICTS, version, files, conflicts=conflicts
         )
-    if not files:
-        return UpdateResult(job.service, repo, UpdateOutcome.UP_TO_DATE, recorded.commit)
-    try:
-        if write_manifest(repo, manifest) and MANIFEST not in files:
-            files = tuple(sorted((*files, MANIFEST)))
-    except (OSError, WriteError) as exc:
-        reason = f"updated, but {MANIFEST} was not rewritten: {exc}"
-        return UpdateResult(job.service, repo, UpdateOutcome.FAILED, version, files, reason=reason)
     return UpdateResult(job.service, repo, UpdateOutcome.UPDATED, version, files)
 
 

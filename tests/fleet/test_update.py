@@ -24,7 +24,6 @@ from generator.fleet.manifest import MANIFEST
 from generator.fleet.recorded import read_recorded
 from generator.fleet.render import render_service
 from generator.fleet.template import TemplateSource, revision, tag_commits
-from generator.fleet.update import copier_update
 from tests.helpers import (
     BUNDLED_CATALOG,
     TEMPLATE_TAG,
@@ -283,9 +282,10 @@ def test_the_recorded_answers_render_the_repository_as_generated(
 def test_the_shared_clones_update_exactly_as_copiers_run_update(
     fleet: Fleet, tmp_path: Path, file_mode: str
 ) -> None:
-    """fleetform's worker shares template clones and Jinja environments between updates, and
-    asks for core.fileMode once per repository; Copier's own `run_update` on a twin
-    repository must give the same files and index, whichever way git tracks file modes."""
+    """fleetform's worker shares template clones and Jinja environments between updates, asks
+    for core.fileMode once per repository, and runs on a scratch clone whose result is then
+    moved into the repository; Copier's own `run_update` on a twin repository must give the
+    same files and index (conflict stages included), whichever way git tracks file modes."""
     from copier import run_update
 
     service = "agent-router"
@@ -300,7 +300,10 @@ def test_the_shared_clones_update_exactly_as_copiers_run_update(
     twin = tmp_path / "twin"
     shutil.copytree(repo, twin, symlinks=True)
     answers = service_answers(open_catalog(fleet.catalog).catalog, service)
-    copier_update(repo, answers, V2)
+    updated = fleetform(
+        "update", "-c", fleet.catalog, "-w", tmp_path / "ws", "--vcs-ref", V2, service
+    )
+    assert updated.exit_code == 1 and "conflicts" in updated.stdout, updated.output
     run_update(
         twin, data=answers, vcs_ref=V2, defaults=True, overwrite=True, conflict="inline", quiet=True
     )
