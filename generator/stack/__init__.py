@@ -10,6 +10,7 @@
 | `status` | the health matrix: a verdict per service from the containers' states |
 | `build_context` | what `docker build` of a service repository sees; a skeleton app if none |
 | `live` | `fleetform verify --live`: build, run and health-check each generated service |
+| `live_phases` | the phases of one service's live check, each returning a frozen result |
 | `report` | every text and JSON report of up, down, status and verify --live |
 | `standin/` | images that stand in for the ones no registry can deliver here |
 """

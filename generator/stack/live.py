@@ -27,28 +27,24 @@ For each service, one after the other:
    its networks, the named volumes it created (those that existed before are kept), the
    built image and the stand-in tags made (the cached stand-in base stays).
 
-The result says per service whether it was built, started, healthy and what `health-check.sh`
-exited with, the time of each phase, and the last log lines of what failed.
+The phases are functions with frozen results (`generator.stack.live_phases`); this module picks
+the repositories, runs each service's phases and then its teardown, and sums them up: per
+service whether it was built, started, healthy and what `health-check.sh` exited with, the time
+of each phase, and the last log lines of what failed.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import re
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-
-import docker.errors
 
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
@@ -56,30 +52,37 @@ from generator.errors import HostToolMissingError, InputError
 from generator.fleet.generate import GenerateOptions, Outcome, generate
 from generator.fleet.template import catalog_template
 from generator.problems import Location, Problem
-from generator.stack import compose
-from generator.stack.build_context import (
-    DOCKERFILE,
-    add_skeleton,
-    base_images,
-    build_context,
-    tar_context,
-)
+from generator.stack.build_context import DOCKERFILE
 from generator.stack.compose import ComposeProject
-from generator.stack.engine import (
-    LoopRule,
-    compose_binary,
-    container_logs,
-    now_utc,
-    project_containers,
+from generator.stack.engine import compose_binary
+from generator.stack.live_phases import (
+    HEALTH_CHECK,
+    SERVICE_COMPOSE_FILE,
+    BuiltImage,
+    Emit,
+    HealthCheck,
+    Healthy,
+    PhaseResult,
+    PreparedContext,
+    StandInPlan,
+    Started,
+    Target,
+    TornDown,
+    build_image,
+    build_standins,
+    found,
+    plan_standins,
+    prepare_context,
+    read_compose_images,
+    run_health_check,
+    start_project,
+    tear_down,
+    wait_until_healthy,
 )
 from generator.stack.standin import images as standin
 
-SERVICE_COMPOSE_FILE = "infrastructure/docker-compose.yml"
-HEALTH_CHECK = "infrastructure/scripts/health-check.sh"
 _NEEDED = (DOCKERFILE, SERVICE_COMPOSE_FILE, HEALTH_CHECK)
-_BUILT_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})$")
-
-Emit = Callable[[str], None]
+Timed = list[tuple[PhaseResult, float]]  # each phase's result, and the seconds it took
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def verify_live(
             if sid in failed:
                 results.append(failed[sid])
                 continue
-            results.append(_Live(catalog, sid, repos[sid], options, client, say).run())
+            results.append(_verify_service(catalog, sid, repos[sid], options, client, say))
     if options.workspace is None and options.out is None:
         results = [replace(r, repo=f"{r.repo} (a temporary render, removed)") for r in results]
     return LiveResult(services=tuple(results), seconds=time.monotonic() - began)
@@ -228,325 +231,108 @@ def _repositories(
 # ------------------------------------------------------------------ one service
 
 
-class _Live:
-    """The live check of one service; its fields collect what `run` finds out."""
-
-    def __init__(
-        self,
-        catalog: Catalog,
-        sid: str,
-        repo: Path,
-        options: LiveOptions,
-        client: Any,
-        say: Emit,
-    ) -> None:
-        self.catalog, self.sid, self.repo = catalog, sid, repo
-        self.options, self.client = options, client
-        self._say = say
+def _verify_service(
+    catalog: Catalog, sid: str, repo: Path, options: LiveOptions, client: Any, say: Emit
+) -> ServiceLive:
+    """One service's check, as a project of its own with an image tag of its own."""
+    with tempfile.TemporaryDirectory(prefix=f"fleetform-live-{sid}-") as scratch:
         token = secrets.token_hex(4)
-        self.compose = ComposeProject(
-            file=repo / SERVICE_COMPOSE_FILE,
-            name=f"fleetform-verify-{sid}-{token}",
-            env={**os.environ, "IMAGE_TAG": f"verify-{token}"},
+        target = Target(
+            catalog=catalog,
+            service=sid,
+            repo=repo,
+            compose=ComposeProject(
+                file=repo / SERVICE_COMPOSE_FILE,
+                name=f"fleetform-verify-{sid}-{token}",
+                env={**os.environ, "IMAGE_TAG": f"verify-{token}"},
+            ),
+            scratch=Path(scratch),
+            volumes_before=frozenset(str(v.name) for v in client.volumes.list()),
+            wait_timeout=options.wait_timeout,
+            check_attempts=options.check_attempts,
+            check_max_wait=options.check_max_wait,
+            log_tail=options.log_tail,
+            emit=say,
         )
-        self.image = ""
-        self.built = self.up = self.started = self.healthy = False
-        self.check_exit: int | None = None
-        self.detail = ""
-        self.standins: list[str] = []
-        self.made: list[str] = []  # stand-in tags this run created
-        self.real: list[str] = []
-        self.skeleton: list[str] = []
-        self.check_output: list[str] = []
-        self.logs: list[tuple[str, tuple[str, ...]]] = []
-        self.layers: list[str] = []  # image ids the build printed
-        self.leftovers: list[str] = []
-        self.seconds: dict[str, float] = {}
-
-    def say(self, line: str) -> None:
-        self._say(f"{self.sid}: {line}")
-
-    def fail(self, detail: str) -> None:
-        if not self.detail:
-            self.detail = detail
-
-    def run(self) -> ServiceLive:
-        volumes_before = {str(v.name) for v in self.client.volumes.list()}
-        with tempfile.TemporaryDirectory(prefix=f"fleetform-live-{self.sid}-") as scratch:
-            try:
-                with self._phase("build"):
-                    self._build(Path(scratch))
-                if self.built:
-                    deadline = time.monotonic() + self.options.wait_timeout
-                    with self._phase("start"):
-                        self._start(deadline)
-                    if self.started:
-                        with self._phase("healthy"):
-                            self._wait_healthy(deadline)
-                        with self._phase("check"):
-                            self._check(Path(scratch))
-            finally:
-                with self._phase("teardown"):
-                    self._teardown(volumes_before)
-        if self.check_exit not in (0, None):
-            self.fail(f"health-check.sh exited {self.check_exit}")
-        if self.leftovers:
-            self.fail(f"left behind: {', '.join(self.leftovers)}")
-        return ServiceLive(
-            service=self.sid,
-            repo=str(self.repo),
-            project=self.compose.name,
-            image=self.image,
-            built=self.built,
-            started=self.started,
-            healthy=self.healthy,
-            check_exit=self.check_exit,
-            detail=self.detail,
-            standins=tuple(self.standins),
-            real_images=tuple(self.real),
-            skeleton=tuple(self.skeleton),
-            check_output=tuple(self.check_output),
-            logs=tuple(self.logs),
-            leftovers=tuple(self.leftovers),
-            seconds=dict(self.seconds),
-        )
-
-    @contextmanager
-    def _phase(self, name: str) -> Iterator[None]:
-        began = time.monotonic()
-        try:
-            yield
-        finally:
-            self.seconds[name] = time.monotonic() - began
-
-    # ---- build
-
-    def _build(self, scratch: Path) -> None:
-        images = self._compose_images(scratch)
-        if images is None:
-            return
-        self.image = images.pop(self.sid, "")
-        if not self.image:
-            self.fail(f"{SERVICE_COMPOSE_FILE} has no service {self.sid!r} with an image")
-            return
-        try:
-            bases = base_images((self.repo / DOCKERFILE).read_text(encoding="utf-8"))
-        except ValueError as exc:
-            self.fail(f"{DOCKERFILE}: {exc}")
-            return
-        context = scratch / "context"
-        build_context(self.repo, context)
-        service = self.catalog.services[self.sid]
-        self.skeleton = add_skeleton(context, service.runtime, self.sid, service.health.path)
-        wanted = [
-            standin.StandIn(
-                image=base,
-                service=self.sid,
-                ports=(),
-                health_path=service.health.path,
-                runtime=True,
-            )
-            for base in bases
-        ]
-        wanted += [self._dependency_standin(name, image) for name, image in images.items()]
-        if self._stand_in(wanted):
-            self.say(f"building {self.image} from {DOCKERFILE}")
-            self.built = self._docker_build(context)
-
-    def _compose_images(self, scratch: Path) -> dict[str, str] | None:
-        """Service -> image, as Compose reads the file (IMAGE_TAG set)."""
-        resolved = scratch / "compose.json"
-        run = compose.run(
-            self.compose, "config", "--format", "json", "--output", str(resolved), timeout=60
-        )
-        if not run.ok:
-            self.fail(f"docker-compose config failed: {run.reason}")
-            self.logs.append(("docker-compose config", run.tail(self.options.log_tail)))
-            return None
-        services = json.loads(resolved.read_text(encoding="utf-8")).get("services") or {}
-        return {name: str(spec.get("image", "")) for name, spec in services.items()}
-
-    def _dependency_standin(self, name: str, image: str) -> standin.StandIn:
-        if name in self.catalog.services:
-            return standin.service_standin(self.catalog, name, {}, image=image)
-        return standin.StandIn(image=image, service=name, ports=(), health_path="/health")
-
-    def _stand_in(self, wanted: Sequence[standin.StandIn]) -> bool:
-        """Stand in for the images the engine lacks; use the ones it has."""
-        needed = []
-        for item in wanted:
-            kind = standin.image_kind(self.client, item.image)
-            if kind == "real":
-                self.real.append(item.image)
-                continue
-            needed.append(item)
-            self.standins.append(item.image)
-            if kind is None:
-                self.made.append(item.image)
-        if not needed:
-            return True
-        self.say(f"stand-ins for {', '.join(s.image for s in needed)}")
-        try:
-            standin.build(self.client, needed)
-        except (docker.errors.BuildError, docker.errors.APIError) as exc:
-            self.fail(f"the stand-in images could not be built: {' '.join(str(exc).split())}")
-            return False
-        return True
-
-    def _docker_build(self, context: Path) -> bool:
-        archive = io.BytesIO()
-        tar_context(context, archive)
-        archive.seek(0)
-        try:
-            _image, log = self.client.images.build(
-                fileobj=archive,
-                custom_context=True,
-                dockerfile=DOCKERFILE,
-                tag=self.image,
-                rm=True,
-                forcerm=True,
-                pull=False,
-            )
-        except docker.errors.BuildError as exc:
-            lines = self._build_lines(exc.build_log)
-            self.fail(f"docker build failed: {' '.join(str(exc.msg).split())}")
-            self.logs.append(("docker build", tuple(lines[-self.options.log_tail :])))
-            return False
-        except docker.errors.APIError as exc:
-            self.fail(f"docker build failed: {exc.explanation or exc}")
-            return False
-        self._build_lines(log)
-        return True
-
-    def _build_lines(self, log: Any) -> list[str]:
-        lines = []
-        for chunk in log:
-            for line in str(chunk.get("stream") or chunk.get("error") or "").splitlines():
-                lines.append(line)
-                match = _BUILT_LAYER.match(line)
-                if match:
-                    self.layers.append(match.group(1))
-        return lines
-
-    # ---- run
-
-    def _start(self, deadline: float) -> None:
-        self.say(f"docker-compose up (project {self.compose.name})")
-        self.up = True
-        remaining = max(1.0, deadline - time.monotonic())
-        run = compose.run(
-            self.compose, "up", "-d", "--no-build", "--pull", "never", timeout=remaining
-        )
-        if run.ok:
-            self.started = True
-            return
-        if run.exit_code is None:
-            self.fail(f"docker-compose up did not finish within {self.options.wait_timeout:.0f}s")
-        else:
-            self.fail(f"docker-compose up exited {run.exit_code}: {run.reason}")
-        self.logs.append(("docker-compose up", run.tail(self.options.log_tail)))
-        self._dependency_logs()
-
-    def _own(self) -> list[Any]:
-        return [
-            c for c in project_containers(self.client, self.compose.name) if c.service == self.sid
-        ]
-
-    def _wait_healthy(self, deadline: float) -> None:
-        self.say("waiting for its container to be healthy")
-        state = "no container"
-        while True:
-            containers = self._own()
-            if containers:
-                c = containers[0]
-                state = f"{c.state}, health {c.health}"
-                if c.last_probe:
-                    state += f" (last probe: {c.last_probe[:200]})"
-                if c.running and c.health in ("healthy", "none"):
-                    self.healthy = True
-                    return
-                if c.health == "unhealthy" or c.looping(LoopRule(), now_utc()):
-                    break
-            if time.monotonic() >= deadline:
-                break
-            time.sleep(1)
-        self.fail(f"its container did not become healthy: {state}")
-        for c in containers:
-            lines = container_logs(self.client, c.id, self.options.log_tail)
-            self.logs.append((c.name, tuple(lines)))
-
-    def _dependency_logs(self) -> None:
-        """The last lines of the dependencies that are not running and healthy."""
-        for c in project_containers(self.client, self.compose.name):
-            if c.service != self.sid and not (c.running and c.health in ("healthy", "none")):
-                lines = container_logs(self.client, c.id, self.options.log_tail)
-                self.logs.append((f"{c.name} ({c.state}, health {c.health})", tuple(lines)))
-
-    def _check(self, scratch: Path) -> None:
-        script = self.repo / HEALTH_CHECK
-        self.say(f"{HEALTH_CHECK} -n {self.options.check_attempts}")
-        env = {k: v for k, v in self.compose.env.items() if not k.startswith("HEALTH_")}
-        env["LOG_FILE"] = str(scratch / "health-check.log")  # not into the repository
-        argv = [
-            "bash",
-            str(script),
-            "-n",
-            str(self.options.check_attempts),
-            "-d",
-            "2",
-            "-w",
-            str(self.options.check_max_wait),
-        ]
-        try:
-            proc = subprocess.run(
-                argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                env=env,
-                timeout=self.options.check_max_wait + 30,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            self.check_exit = -1
-            self.fail(f"{HEALTH_CHECK} did not end within {self.options.check_max_wait + 30}s")
-            return
-        self.check_exit = proc.returncode
-        self.check_output = (proc.stdout + proc.stderr).splitlines()
-
-    # ---- tear down
-
-    def _teardown(self, volumes_before: set[str]) -> None:
-        self.say("tearing down")
-        if self.up:  # else nothing was started (and the file may be what failed)
-            removal = compose.teardown(
-                self.client, self.compose, keep_volumes=volumes_before, compose_timeout=120
-            )
-            self.leftovers += [str(failure) for failure in removal.failures]
-            self.leftovers += removal.leftovers
-        self._remove_images()
-
-    def _remove_images(self) -> None:
-        """The built image, the build's untagged stages, the stand-ins made."""
-        if self.built:
-            _remove_image(self.client, self.image, self.leftovers)
-        for layer in reversed(self.layers):  # e.g. the builder stage: untagged, no container
-            try:
-                image = self.client.images.get(layer)
-            except docker.errors.ImageNotFound:
-                continue
-            if not image.tags:
-                try:
-                    self.client.images.remove(image.id)
-                except docker.errors.APIError:
-                    continue  # a parent of something else, or in use: not ours to force
-        standin.remove(self.client, self.made)
+        return _service_live(target, _run_phases(target, client))
 
 
-def _remove_image(client: Any, tag: str, leftovers: list[str]) -> None:
-    try:
-        client.images.remove(tag)
-    except docker.errors.ImageNotFound:
+def _phase_results(target: Target, client: Any) -> Iterator[PhaseResult]:
+    """Every phase but the teardown, each result yielded as the phase ends. The first that
+    fails ends the run, but a failed wait still runs health-check.sh: its output says why."""
+    images = read_compose_images(target)
+    yield images
+    if not images.ok:
         return
-    except docker.errors.APIError as exc:
-        leftovers.append(f"image {tag}: {exc.explanation or exc}")
+    context = prepare_context(target, images)
+    yield context
+    if not context.ok:
+        return
+    plan = plan_standins(client, context.wanted)
+    yield plan
+    built_standins = build_standins(client, target, plan)
+    yield built_standins
+    if not built_standins.ok:
+        return
+    image = build_image(client, target, context.image)
+    yield image
+    if not image.ok:
+        return
+    deadline = time.monotonic() + target.wait_timeout  # for docker-compose up and healthy
+    started = start_project(client, target, deadline)
+    yield started
+    if not started.ok:
+        return
+    yield wait_until_healthy(client, target, deadline)
+    yield run_health_check(target)
+
+
+def _run_phases(target: Target, client: Any) -> Timed:
+    """Each phase, timed from the end of the one before, then the teardown whatever
+    happened (an error or Ctrl-C included: it undoes what the phases so far made)."""
+    timed: Timed = []
+    clock = time.monotonic()
+    try:
+        for result in _phase_results(target, client):
+            now = time.monotonic()
+            timed.append((result, now - clock))
+            clock = now
+    finally:
+        began = time.monotonic()
+        torn = tear_down(client, target, [result for result, _ in timed])
+        timed.append((torn, time.monotonic() - began))
+    return timed
+
+
+def _service_live(target: Target, timed: Timed) -> ServiceLive:
+    """One service's phase results as one verdict; its detail is the first failure."""
+    results = [result for result, _ in timed]
+    context = found(results, PreparedContext)
+    plan = found(results, StandInPlan)
+    check = found(results, HealthCheck)
+    torn = found(results, TornDown)
+    seconds: dict[str, float] = {}
+    for result, spent in timed:
+        seconds[result.phase] = seconds.get(result.phase, 0.0) + spent
+    return ServiceLive(
+        service=target.service,
+        repo=str(target.repo),
+        project=target.compose.name,
+        image=context.image if context is not None else "",
+        built=_passed(found(results, BuiltImage)),
+        started=_passed(found(results, Started)),
+        healthy=_passed(found(results, Healthy)),
+        check_exit=check.exit_code if check is not None else None,
+        detail=next((result.failure for result in results if result.failure), ""),
+        standins=plan.standins if plan is not None else (),
+        real_images=plan.real if plan is not None else (),
+        skeleton=context.skeleton if context is not None else (),
+        check_output=check.output if check is not None else (),
+        logs=tuple(entry for result in results for entry in result.logs),
+        leftovers=torn.leftovers if torn is not None else (),
+        seconds=seconds,
+    )
+
+
+def _passed(result: PhaseResult | None) -> bool:
+    return result is not None and result.ok

@@ -15,7 +15,8 @@ import json
 
 from generator.stack.compose import last_words
 from generator.stack.down import DownResult
-from generator.stack.live import HEALTH_CHECK, LiveResult, ServiceLive
+from generator.stack.live import LiveResult, ServiceLive
+from generator.stack.live_phases import HEALTH_CHECK
 from generator.stack.status import ContainerRow, HealthMatrix, duration
 from generator.stack.up import UpResult
 
