@@ -86,10 +86,11 @@ def read_regular(path: Path) -> bytes | None:
 
 def repository_dir(root: Path, repo: str) -> Path:
     """`root/repo`, refused when a component is a link or it resolves outside `root`."""
-    problem = name_problem(repo) or _link_on_the_way(root, f"{repo}/x")
     path = root.joinpath(*repo.split("/"))
+    problem = name_problem(repo)
     if not problem and kind(path) == "link":
         problem = "is a symlink"
+    problem = problem or _link_on_the_way(root, f"{repo}/x")
     if not problem and path.exists() and not path.resolve().is_relative_to(root.resolve()):
         problem = "resolves outside the workspace"
     if problem:
