@@ -26,7 +26,7 @@ from generator.fleet.confine import kind, repository_dir
 from generator.fleet.manifest import MANIFEST, current_manifest, manifest_for, rendered_files
 from generator.fleet.render import render_service
 from generator.fleet.template import TemplateSource
-from generator.fleet.workspace import Workspace
+from generator.fleet.workspace import Workspace, run_files
 from generator.parallel import in_parallel
 
 
@@ -99,15 +99,14 @@ def generate(
         _Job(sid, service_answers(catalog, sid), catalog.services[sid].repo, options)
         for sid in services
     ]
-    if not options.dry_run:
-        Workspace.open(options.root)  # a workspace that cannot be written is one error, exit 2
-    run = in_parallel(
-        generate_one,
-        jobs,
-        options.jobs,
-        progress,
-        lost=lambda job, why: ServiceResult(job.service, job.repo, Outcome.FAILED, reason=why),
-    )
+    with run_files(options.root, dry_run=options.dry_run):
+        run = in_parallel(
+            generate_one,
+            jobs,
+            options.jobs,
+            progress,
+            lost=lambda job, why: ServiceResult(job.service, job.repo, Outcome.FAILED, reason=why),
+        )
     return GenerateReport(
         results=sorted(run.results, key=lambda r: r.service),
         dry_run=options.dry_run,

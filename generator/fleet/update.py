@@ -48,7 +48,7 @@ from generator.fleet.template import (
     same_version,
     target_ref,
 )
-from generator.fleet.workspace import Workspace
+from generator.fleet.workspace import Workspace, run_files
 from generator.parallel import in_parallel
 
 
@@ -125,15 +125,16 @@ def update(
     answers = {sid: service_answers(catalog, sid) for sid in services}
     known = known_revisions(options.template)
     jobs = [_Job(sid, answers[sid], catalog.services[sid].repo, options, known) for sid in services]
-    if not options.dry_run:
-        Workspace.open(options.root)  # a workspace that cannot be written is one error, exit 2
-    run = in_parallel(
-        update_one,
-        jobs,
-        options.jobs,
-        progress,
-        lost=lambda job, why: UpdateResult(job.service, job.repo, UpdateOutcome.FAILED, reason=why),
-    )
+    with run_files(options.root, dry_run=options.dry_run):
+        run = in_parallel(
+            update_one,
+            jobs,
+            options.jobs,
+            progress,
+            lost=lambda job, why: UpdateResult(
+                job.service, job.repo, UpdateOutcome.FAILED, reason=why
+            ),
+        )
     return UpdateReport(
         sorted(run.results, key=lambda r: r.service),
         options.dry_run,

@@ -5,6 +5,7 @@
 | `locks/<key>.lock` | one process per repository: an `flock`, dropped when its holder dies |
 | `stage/<key>/` | renders and scratch copies of the run working on that repository |
 | `journal/<key>.json` | the moves of a change being applied to that repository |
+| `tmp/<run>/` | the temporary files of one run (Copier's included), held by `tmp/<run>.lock` |
 
 Nothing of this lives inside a repository. `<key>` names a repository's path without
 slashes. The staging is on the workspace's file system, so moving a finished render into a
@@ -18,7 +19,9 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -43,7 +46,7 @@ class Workspace:
     def open(cls, root: Path) -> Workspace:
         """The workspace at `root`, created if missing; WriteError when it cannot be."""
         workspace = cls(root)
-        for folder in ("locks", "stage", "journal"):
+        for folder in ("locks", "stage", "journal", "tmp"):
             path = workspace.state / folder
             try:
                 path.mkdir(parents=True, exist_ok=True)
@@ -53,7 +56,37 @@ class Workspace:
                 raise WriteError(path=path, reason="is not a directory fleetform made")
         if not os.access(workspace.state / "stage", os.W_OK):
             raise WriteError(path=workspace.state, reason="not writable")
+        workspace._remove_dead_runs_files()
         return workspace
+
+    @contextlib.contextmanager
+    def temporary_files(self) -> Iterator[Path]:
+        """Make this run's temporary files (Copier's too) live in `tmp/<run>/` while it lasts.
+
+        A run killed outright cannot remove them; the next run finds them unlocked and does.
+        """
+        folder = self.state / "tmp" / f"{os.getpid()}-{secrets.token_hex(4)}"
+        lock = folder.with_suffix(".lock")
+        previous = tempfile.tempdir
+        # The lock first: a folder whose lock nobody holds is a dead run's.
+        with hold(lock, what=str(folder), wait=0):
+            folder.mkdir()
+            tempfile.tempdir = str(folder)
+            try:
+                yield folder
+            finally:
+                tempfile.tempdir = previous
+                shutil.rmtree(folder, ignore_errors=True)
+                lock.unlink(missing_ok=True)
+
+    def _remove_dead_runs_files(self) -> None:
+        for lock in (self.state / "tmp").glob("*.lock"):
+            try:
+                with hold(lock, what=str(lock), wait=0):
+                    shutil.rmtree(lock.with_suffix(""), ignore_errors=True)
+                    lock.unlink(missing_ok=True)
+            except (LockedError, WriteError):
+                continue  # a live run's
 
     @property
     def state(self) -> Path:
@@ -97,6 +130,15 @@ class Workspace:
         """Hold `repo`'s lock, waiting up to `wait` seconds; LockedError naming the holder."""
         with hold(self.state / "locks" / f"{key(repo)}.lock", what=repo, wait=wait):
             yield
+
+
+def run_files(root: Path, *, dry_run: bool) -> contextlib.AbstractContextManager[object]:
+    """A run that writes keeps its temporary files in the workspace, so a killed run's are
+    found and removed by the next; a dry run writes nothing there. A workspace that cannot be
+    written is one error (WriteError, exit 2) before any repository is touched."""
+    if dry_run:
+        return contextlib.nullcontext()
+    return Workspace.open(root).temporary_files()
 
 
 def key(repo: str) -> str:

@@ -1,0 +1,207 @@
+"""Fault injection: `fleetform generate` and `update` of one repository, killed at each of
+their process spawns, then run again.
+
+`strace -e inject=clone,clone3,vfork,fork:signal=SIG:when=N` (Debian's strace, installed by
+scripts/engine.sh) delivers SIG to the fleetform process itself at its N-th spawn (only that
+process is traced, `-j 1` keeps the work in it). After every kill the repository must be as
+it was or as a complete run leaves it (files, bytes and modes); after the rerun it must be
+exactly what a run never killed leaves: files, git index and status, the owner's committed
+edit, no journal, staging, temporary files or index.lock left.
+
+`make test` samples the spawn points (SAMPLES[signal] of them, first and last included);
+`make test-faults` (FLEETFORM_FAULTS=all) sweeps every one, for both signals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT, catalog_at, commit_all, git, init_repo
+
+pytestmark = pytest.mark.slow
+
+SERVICE = "agent-chat"
+REPO = "common_npm/agent-chat"
+OWN_LINE = "# the owners' own first line"
+SAMPLES = {"KILL": 5, "TERM": 2}
+ALL = os.environ.get("FLEETFORM_FAULTS") == "all"
+STRACE = shutil.which("strace")
+SPAWNS = "clone,clone3,vfork,fork"
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, bool]]:
+    """The files of a repository (its .git aside): bytes and executable bit."""
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes(), os.access(p, os.X_OK))
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
+
+
+def fleetform_argv(*args: str | Path) -> list[str]:
+    return [sys.executable, "-m", "generator", *(str(a) for a in args)]
+
+
+def run(argv: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+
+
+def spawn_points(argv: list[str], tmp: Path, log: Path) -> int:
+    """How many processes the command starts itself (strace counting only, no fault)."""
+    assert STRACE, "strace is missing: scripts/engine.sh installs it (Debian package strace)"
+    result = run([STRACE, "-qq", "-o", str(log), "-e", f"trace={SPAWNS}", *argv], tmp)
+    assert result.returncode in (0, 1), result.stderr
+    calls = [
+        line for line in log.read_text().splitlines() if line.split("(")[0] in SPAWNS.split(",")
+    ]
+    return len(calls)
+
+
+def points(total: int, samples: int) -> list[int]:
+    if ALL or total <= samples:
+        return list(range(1, total + 1))
+    step = (total - 1) / (samples - 1)
+    return sorted({round(1 + i * step) for i in range(samples)})
+
+
+def killed(argv: list[str], at: int, signal: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+    assert STRACE
+    inject = f"inject={SPAWNS}:signal={signal}:when={at}"
+    return run(
+        [STRACE, "-qq", "-o", "/dev/null", "-e", f"trace={SPAWNS}", "-e", inject, *argv], tmp
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    """A workspace to copy for every kill, the command, and what a run never killed leaves."""
+
+    workspace: Path
+    catalog: Path
+    argv: Callable[[Path], list[str]]
+    before: dict[str, tuple[bytes, bool]]
+    after: dict[str, tuple[bytes, bool]]
+    git_after: tuple[str, ...]  # status and index of the repository, empty when no git
+
+
+def git_state(repo: Path) -> tuple[str, ...]:
+    if not (repo / ".git").is_dir():
+        return ()
+    return tuple(git(repo, *args) for args in (("status", "--porcelain"), ("ls-files", "--stage")))
+
+
+def build_case(base: Path, template: Path, command: str) -> Case:
+    pristine = base / "pristine"
+    catalog = catalog_at(template, base / "catalog.yaml")
+    assert (
+        run(fleetform_argv("generate", "-c", catalog, "-w", pristine, SERVICE), base).returncode
+        == 0
+    )
+    repo = pristine / REPO
+    if command == "update":
+        init_repo(repo)
+        commit_all(repo, "generated")
+        makefile = repo / "infrastructure" / "Makefile"
+        lines = makefile.read_text().split("\n")
+        makefile.write_text("\n".join([OWN_LINE, *lines[1:]]))
+        commit_all(repo, "the owners' line")
+    shutil.rmtree(pristine / ".fleetform")
+    # The change both commands bring: a catalog edit (and for update a new template version).
+    text = catalog.read_text().replace("Conversational front door", "The front door", 1)
+    if command == "update":
+        makefile = template / "template" / "infrastructure" / "Makefile"
+        makefile.write_text(makefile.read_text() + "\n# added in v2\n")
+        commit_all(template, "v2")
+        git(template, "tag", "v2.0.0")
+    catalog.write_text(text)
+
+    def argv(workspace: Path) -> list[str]:
+        if command == "update":
+            return fleetform_argv(
+                "update", "-c", catalog, "-w", workspace, "--vcs-ref", "v2.0.0", "-j", "1", SERVICE
+            )
+        return fleetform_argv("generate", "-c", catalog, "-w", workspace, "-j", "1", SERVICE)
+
+    reference = base / "reference"
+    shutil.copytree(pristine, reference, symlinks=True)
+    result = run(argv(reference), base)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return Case(
+        pristine,
+        catalog,
+        argv,
+        snapshot(repo),
+        snapshot(reference / REPO),
+        git_state(reference / REPO),
+    )
+
+
+def leftovers(workspace: Path, tmp: Path) -> list[str]:
+    """What a run must not leave: journals, staging, temporary folders, locks of git."""
+    state = workspace / ".fleetform"
+    found = [p.relative_to(workspace).as_posix() for p in state.glob("journal/*")]
+    found += [p.relative_to(workspace).as_posix() for p in state.glob("stage/*")]
+    found += [p.relative_to(workspace).as_posix() for p in state.glob("tmp/*")]
+    found += [str(p) for p in tmp.iterdir()]
+    found += [p.relative_to(workspace).as_posix() for p in workspace.rglob("index.lock")]
+    found += [p.relative_to(workspace).as_posix() for p in workspace.rglob("*.fleetform-new")]
+    return found
+
+
+def sweep(case: Case, base: Path, signal: str) -> None:
+    counting, counting_tmp = base / f"count-{signal}", base / f"count-{signal}-tmp"
+    shutil.copytree(case.workspace, counting, symlinks=True)
+    counting_tmp.mkdir()
+    total = spawn_points(case.argv(counting), counting_tmp, base / f"spawns-{signal}.log")
+    assert total > 3, f"only {total} spawns: is strace tracing the right process?"
+    for at in points(total, SAMPLES[signal]):
+        workspace, tmp = base / f"{signal}-{at}", base / f"{signal}-{at}-tmp"
+        tmp.mkdir()
+        shutil.copytree(case.workspace, workspace, symlinks=True)
+        repo = workspace / REPO
+        first = killed(case.argv(workspace), at, signal, tmp)
+        where = f"{signal} at spawn {at} of {total}"
+        assert "Traceback" not in first.stderr, f"{where}:\n{first.stderr}"
+        assert snapshot(repo) in (case.before, case.after), f"{where}: a half-written repository"
+        again = run(case.argv(workspace), tmp)
+        assert again.returncode in (0, 1), f"{where}: rerun:\n{again.stdout}{again.stderr}"
+        assert "Traceback" not in again.stderr, f"{where}: rerun:\n{again.stderr}"
+        assert snapshot(repo) == case.after, f"{where}: the rerun did not finish the job"
+        assert git_state(repo) == case.git_after, f"{where}: git index or status differ"
+        if case.git_after:
+            assert OWN_LINE in (repo / "infrastructure" / "Makefile").read_text(), where
+        assert leftovers(workspace, tmp) == [], f"{where}: left behind"
+
+
+@pytest.fixture
+def template(template_repo: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "template"
+    shutil.copytree(template_repo, copy, symlinks=True)
+    return copy
+
+
+@pytest.mark.parametrize("signal", ["KILL", "TERM"])
+def test_update_killed_at_each_spawn_loses_nothing_and_the_rerun_finishes(
+    template: Path, tmp_path: Path, signal: str
+) -> None:
+    case = build_case(tmp_path, template, "update")
+    assert case.before != case.after and case.git_after[0], "the update must change something"
+    sweep(case, tmp_path, signal)
+
+
+@pytest.mark.parametrize("signal", ["KILL", "TERM"])
+def test_generate_killed_at_each_spawn_leaves_no_half_written_repository(
+    template: Path, tmp_path: Path, signal: str
+) -> None:
+    case = build_case(tmp_path, template, "generate")
+    assert case.before != case.after, "the generate must change something"
+    sweep(case, tmp_path, signal)
