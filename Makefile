@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CATALOG ?= catalog.yaml
 OUT ?= build
 
-.PHONY: generate test lint bench clean
+.PHONY: generate test test-fast test-faults test-deps lint bench clean
 
 $(BIN)/fleetform: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,22 @@ lint: $(VENV)/.test-deps
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Debian packages the tests use (strace for the fault injection), installed when missing.
+test-deps:
+	scripts/test-deps.sh
+
 # Engine tests need a Docker engine: scripts/engine.sh installs Debian's docker.io when
 # dockerd is missing, starts it for the run (only if none answers) and stops what it started.
-test: lint
+test: lint test-deps
 	scripts/engine.sh run $(BIN)/pytest -q
+
+# The tests that need neither a Docker engine nor the external validators (a minute or two).
+test-fast: $(VENV)/.test-deps test-deps
+	$(BIN)/pytest -q -m "not engine and not slow"
+
+# Every spawn point of the fault injection, for both signals (make test samples them).
+test-faults: $(VENV)/.test-deps test-deps
+	FLEETFORM_FAULTS=all $(BIN)/pytest -q tests/fleet/test_faults.py
 
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/catalog.py
