@@ -16,8 +16,12 @@ from generator.catalog.model import Catalog
 from generator.fleet.answers import service_answers
 from generator.fleet.generate import GenerateOptions, GenerateReport, generate
 from generator.fleet.template import catalog_template
+from generator.fleet.workspace import hold
 
 __all__ = ["NewService", "NewServiceResult", "new_service"]
+
+# An edit takes well under a second; a second `new` waits this long for the first.
+CATALOG_LOCK_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,10 @@ def new_service(path: Path, request: NewService, root: Path | None) -> NewServic
     A render failure does not undo the catalog change: the entry is valid, and
     `fleetform generate` renders it again once the template or workspace is fixed.
     """
-    added = add_service(path, request, check_service=_check_answers)
+    # One `new` at a time per catalog: the file is read, edited and validated under the lock,
+    # so two runs at once each add their entry to what the other wrote, never lose one.
+    with hold(path.parent, what=f"the catalog {path}", wait=CATALOG_LOCK_WAIT_SECONDS):
+        added = add_service(path, request, check_service=_check_answers)
     runtime = added.catalog.services[added.service].runtime
     if root is None or not runtime.generated:
         return NewServiceResult(added, None)

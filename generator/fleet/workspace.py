@@ -32,8 +32,9 @@ from generator.errors import LockedError, WriteError
 from generator.files import write_atomically
 
 STATE_DIR = ".fleetform"
-# How long a second run waits for a repository another run holds before refusing it.
-LOCK_WAIT_SECONDS = 5.0
+# How long a second run waits for a repository another run holds before refusing it
+# (FLEETFORM_LOCK_WAIT overrides it, e.g. 0 in CI jobs that must never wait).
+LOCK_WAIT_SECONDS = float(os.environ.get("FLEETFORM_LOCK_WAIT", "5"))
 
 
 @dataclass(frozen=True)
@@ -149,13 +150,15 @@ def key(repo: str) -> str:
 
 @contextlib.contextmanager
 def hold(path: Path, *, what: str, wait: float) -> Iterator[None]:
-    """An exclusive `flock` on `path` (created if missing, never written).
+    """An exclusive `flock` on `path`: a lock file (created if missing, never written) or a
+    directory (nothing created in it).
 
     The kernel releases the lock when the holding process ends, however it ends, so a
     killed run never leaves a lock behind; it also knows the holder (`/proc/locks`).
     """
+    flags = os.O_RDONLY | os.O_DIRECTORY if path.is_dir() else os.O_RDWR | os.O_CREAT
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        fd = os.open(path, flags | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise WriteError(path=path, reason=exc.strerror or str(exc)) from exc
     try:
