@@ -10,6 +10,10 @@
 | `recorded` | `.copier-answers.yml`: the template source, version and answers recorded |
 | `compare` | a rendered tree against a repository: which files differ, and the diff |
 | `repository` | the git state of a service repository: updatable, changed, conflicting |
+| `confine` | paths from repository content kept inside the repository, links never followed |
+| `workspace` | `.fleetform/` in a workspace: locks, staging, journals, a run's temporary files |
+| `apply` | a finished change moved into a repository under a journal; interrupted ones finished |
+| `scratch` | the scratch clone Copier updates, and the change it made |
 | `generate` | render every service into its repository, all or nothing per repository |
 | `new` | add a service to the catalog, then render it |
 | `update` | `copier update` across the workspace, clean trees only, never committing |
