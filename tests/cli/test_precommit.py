@@ -12,6 +12,8 @@ import pytest
 
 from tests.helpers import ROOT, git, init_repo
 
+pytestmark = pytest.mark.slow  # real pre-commit, its own venv
+
 PRE_COMMIT = Path(sys.executable).parent / "pre-commit"
 
 
@@ -41,7 +43,6 @@ def run_hooks(
     )
 
 
-@pytest.mark.slow
 def test_hooks_pass_then_catch_a_port_collision(
     tmp_path: Path, hook_repo: tuple[Path, str], tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -19,7 +19,7 @@ import json
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,17 +32,20 @@ from click.testing import Result
 
 from generator.catalog.model import Catalog
 from generator.catalog.validation import open_catalog
-from generator.stack.engine import PROJECT_LABEL, ContainerState, LoopRule, project_containers
-from generator.stack.status import Verdict, judge
-from generator.stack.up import Backoff, Event, LogEvent, stack_services
+from generator.stack.engine import PROJECT_LABEL, project_containers
+from generator.stack.up import stack_services
 from tests.helpers import BUNDLED_CATALOG, engine_unusable, fleetform
 from tests.stack import standin
+
+pytestmark = pytest.mark.engine
+
 
 # Seed 001's log line.
 LOG_LINE = re.compile(
     r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] \[(INFO|WARN|ERROR)\] \[[a-z0-9-]+\] "
     r"(DEPLOY_START|DEPLOY_SUCCESS|DEPLOY_FAIL|HEALTH_RETRY|HEALTH_SUCCESS|HEALTH_TIMEOUT): .+"
 )
+
 
 # The test catalog: db (healthy, a named volume), crashy (exits after 1 s, for ever),
 # broken (never healthy, needs db) and needs-broken (needs broken: can never start).
@@ -86,10 +89,9 @@ services:
 profiles:
   faults: {groups: [apps]}
 """
+
+
 FAULT_KNOBS = {"broken": {"NEVER_HEALTHY": "1"}, "crashy": {"CRASH_AFTER": "1"}}
-
-
-# ------------------------------------------------------------------ fixtures
 
 
 @dataclass
@@ -198,10 +200,6 @@ def status_json(*args: str | Path) -> tuple[int, dict[str, Any]]:
     return result.exit_code, {s["service"]: s for s in json.loads(result.stdout)["services"]}
 
 
-# ------------------------------------------------------------------ the bundled minimal profile
-
-
-@pytest.mark.engine
 def test_minimal_profile_comes_up_healthy(minimal: Stack) -> None:
     assert minimal.up.exit_code == 0, minimal.up.stderr
     lines = minimal.up.stderr.splitlines()
@@ -220,7 +218,6 @@ def test_minimal_profile_comes_up_healthy(minimal: Stack) -> None:
     }
 
 
-@pytest.mark.engine
 def test_minimal_start_order_respects_depends_on(minimal: Stack) -> None:
     edges = stack_services(minimal.catalog, "minimal")
     checked = 0
@@ -233,7 +230,6 @@ def test_minimal_start_order_respects_depends_on(minimal: Stack) -> None:
     assert checked >= 3  # ossa -> postgres, redis; agent-buildkit -> ossa
 
 
-@pytest.mark.engine
 def test_down_removes_containers_networks_anonymous_volumes_keeps_named(
     minimal: Stack, engine: Any
 ) -> None:
@@ -254,10 +250,6 @@ def test_down_removes_containers_networks_anonymous_volumes_keeps_named(
     assert f"kept named volume(s): {project}_minio_data" in result.stdout
 
 
-# ------------------------------------------------------------------ a failing stack
-
-
-@pytest.mark.engine
 def test_up_names_the_unhealthy_service_its_dependants_and_their_logs(faults: Stack) -> None:
     assert faults.up.exit_code == 1
     report = faults.up.stderr
@@ -275,7 +267,6 @@ def test_up_names_the_unhealthy_service_its_dependants_and_their_logs(faults: St
     assert "[INFO] [db] HEALTH_SUCCESS: " in report
 
 
-@pytest.mark.engine
 def test_failed_up_tears_nothing_down(faults: Stack, engine: Any) -> None:
     states = {c.service: c for c in project_containers(engine, "fleetform-faults")}
     assert set(states) == {"db", "crashy", "broken", "needs-broken"}
@@ -284,7 +275,6 @@ def test_failed_up_tears_nothing_down(faults: Stack, engine: Any) -> None:
     assert states["needs-broken"].state == "created"  # Compose never got to start it
 
 
-@pytest.mark.engine
 def test_status_reports_a_crash_loop_as_a_restart_loop(faults: Stack) -> None:
     code, services = status_json("-c", faults.catalog_path)
     assert code == 1
@@ -298,7 +288,6 @@ def test_status_reports_a_crash_loop_as_a_restart_loop(faults: Stack) -> None:
     assert "crashy" in table.stdout and "restart loop" not in table.stdout
 
 
-@pytest.mark.engine
 def test_status_reports_port_drift_after_a_catalog_edit(faults: Stack, tmp_path: Path) -> None:
     edited = tmp_path / "catalog.yaml"
     edited.write_text(FAULTS.replace("port: 41000", "port: 41005"), encoding="utf-8")
@@ -346,7 +335,6 @@ profiles:
 """
 
 
-@pytest.mark.engine
 def test_up_fails_at_once_with_composes_error_when_a_host_port_is_taken(
     engine: Any, tmp_path: Path
 ) -> None:
@@ -363,143 +351,3 @@ def test_up_fails_at_once_with_composes_error_when_a_host_port_is_taken(
             assert re.search(r"^  docker-compose up exited 1: ", report, re.M), report
             assert "HEALTH_TIMEOUT" not in report  # Compose gave up: nothing to wait for
             assert "[ERROR] [db] DEPLOY_FAIL: deployment failed: not started: " in report
-
-
-# ------------------------------------------------------------------ no engine needed
-
-
-def test_no_engine_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    for args in (["status"], ["up", "minimal"], ["down", "minimal"]):
-        result = fleetform(*args, "-c", BUNDLED_CATALOG)
-        assert result.exit_code == 2
-        assert result.stderr.startswith(
-            "fleetform: error: no Docker engine at unix:///nonexistent/docker.sock ("
-        )
-        assert result.stderr.count("\n") == 1
-
-
-def test_unknown_profile_is_bad_usage_before_the_engine_is_asked(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    result = fleetform("up", "-c", BUNDLED_CATALOG, "nope")
-    assert result.exit_code == 2
-    assert result.stderr.startswith("fleetform: error: unknown profile 'nope'")
-
-
-def test_backoff_doubles_up_to_its_cap() -> None:
-    assert [Backoff().delay(n) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
-    assert Backoff(first=0.5, factor=3, cap=5).delay(3) == 4.5
-
-
-def test_log_line_is_seed_001s_format_with_the_seeds_levels() -> None:
-    when = datetime(2025, 9, 29, 8, 5, 1)
-    assert str(LogEvent(when, "redis", Event.HEALTH_RETRY, "attempt 1")) == (
-        "[2025-09-29 08:05:01] [WARN] [redis] HEALTH_RETRY: attempt 1"
-    )
-    assert Event.HEALTH_TIMEOUT.level.value == Event.DEPLOY_FAIL.level.value == "ERROR"
-    assert Event.DEPLOY_START.level.value == Event.HEALTH_SUCCESS.level.value == "INFO"
-
-
-NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-RULES = """\
-version: 1
-name: rules
-groups:
-  core: {ports: "7000-7099", cluster: core}
-services:
-  db: {group: core, runtime: image, image: db:1, port: 7000, container_port: 5432}
-  api: {group: core, runtime: node, port: 7001, depends_on: [db]}
-  web: {group: core, runtime: node, port: 7002, depends_on: [api]}
-  site: {group: core, runtime: ddev, port: 7003}
-"""
-
-
-def container(
-    service: str,
-    *,
-    state: str = "running",
-    health: str = "healthy",
-    restarts: int = 0,
-    started: timedelta = timedelta(hours=1),
-    created: timedelta = timedelta(days=1),
-    published: dict[str, tuple[int, ...]] | None = None,
-) -> ContainerState:
-    ports: dict[str, dict[str, tuple[int, ...]]] = {
-        "db": {"5432/tcp": (7000,)},
-        "api": {"7001/tcp": (7001,)},
-        "web": {"7002/tcp": (7002,)},
-    }
-    return ContainerState(
-        id=service,
-        name=f"rules-{service}-1",
-        service=service,
-        state=state,
-        health=health,
-        restart_count=restarts,
-        created=NOW - created,
-        started=NOW - started,
-        exit_code=0 if state == "running" else 1,
-        published=published if published is not None else ports[service],
-    )
-
-
-@pytest.fixture
-def rules(write: Callable[[str, str], Path]) -> Catalog:
-    return open_catalog(write("catalog.yaml", RULES)).catalog
-
-
-def verdicts(catalog: Catalog, *containers: ContainerState) -> dict[str, str]:
-    matrix = judge(catalog, "rules", containers, profile=None, rule=LoopRule(), now=NOW)
-    return {s.service: s.verdict.value for s in matrix.services}
-
-
-def test_all_healthy_is_ok_and_ddev_is_external(rules: Catalog) -> None:
-    ok = [container("db"), container("api"), container("web")]
-    assert verdicts(rules, *ok) == {"db": "ok", "api": "ok", "web": "ok", "site": "external"}
-    assert judge(rules, "rules", ok, profile=None, rule=LoopRule(), now=NOW).ok
-
-
-def test_an_unhealthy_dependency_explains_its_dependants_down_the_chain(rules: Catalog) -> None:
-    matrix = judge(
-        rules,
-        "rules",
-        [container("db", health="unhealthy"), container("api", state="created")],
-        profile=None,
-        rule=LoopRule(),
-        now=NOW,
-    )
-    by_service = {s.service: s for s in matrix.services}
-    assert by_service["db"].verdict is Verdict.UNHEALTHY
-    assert by_service["api"].verdict is Verdict.DEPENDENCY
-    assert by_service["web"].verdict is Verdict.DEPENDENCY  # no container at all
-    assert by_service["web"].causes == by_service["api"].causes == ("db",)
-
-
-def test_restart_loop_needs_enough_restarts_and_a_recent_one(rules: Catalog) -> None:
-    recent = timedelta(seconds=20)
-    loops = verdicts(rules, container("db", restarts=3, started=recent, created=recent * 3))
-    assert loops["db"] == "restart loop"
-    # Three restarts long ago, stable since: not a loop.
-    assert verdicts(rules, container("db", restarts=3, started=timedelta(hours=2)))["db"] == "ok"
-    assert verdicts(rules, container("db", restarts=2, started=recent))["db"] == "ok"
-    matrix = judge(
-        rules,
-        "rules",
-        [container("db", restarts=3, started=recent)],
-        profile=None,
-        rule=LoopRule(restarts=4, minutes=5),
-        now=NOW,
-    )
-    assert matrix.services[0].verdict is Verdict.OK
-
-
-def test_port_drift_when_the_catalog_port_is_not_the_published_one(rules: Catalog) -> None:
-    drifted = container("db", published={"5432/tcp": (7050,)})
-    matrix = judge(rules, "rules", [drifted], profile=None, rule=LoopRule(), now=NOW)
-    db = matrix.services[0]
-    assert db.verdict is Verdict.PORT_DRIFT
-    assert db.detail == "5432/tcp published on 7050, catalog says 7000"
-    unpublished = container("db", published={})
-    assert verdicts(rules, unpublished)["db"] == "port drift"

