@@ -7,12 +7,13 @@ unexpected keeps its traceback: it is a bug to report, not an answer.
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import click
 
 from generator import __version__
-from generator.errors import FleetformError, InputError
+from generator.errors import INTERRUPTED_BASE, FleetformError, InputError
 from generator.problems import as_json, as_text
 
 
@@ -31,6 +32,11 @@ class FleetformGroup(click.Group):
         except FleetformError as exc:
             click.echo(f"fleetform: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            # Outside the worker pool (which reports what it finished): nothing half-written
+            # remains (every write is atomic or journaled); say so instead of "Aborted!".
+            click.echo("fleetform: interrupted; nothing was left half-written", err=True)
+            ctx.exit(INTERRUPTED_BASE + signal.SIGINT)
 
 
 @click.group(cls=FleetformGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -103,3 +103,33 @@ def test_a_worker_killed_fails_its_repository_only(template_repo: Path, tmp_path
     for service, repo in repositories(catalog, out).items():
         assert complete(repo) is (service != victim), service
     assert not path.exists()
+
+
+def test_ctrl_c_outside_the_worker_pool_is_one_line_and_exit_130(tmp_path: Path) -> None:
+    """`verify` starts its validators from the main process: a SIGINT at the first of them
+    ends the command with one line and 130, not click's `Aborted!` and 1."""
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT / "tests" / "golden" / "node", tree)
+    inject = f"inject={SPAWNS}:signal=INT:when=1"
+    result = subprocess.run(
+        [
+            strace(),
+            "-o",
+            "/dev/null",
+            "-e",
+            f"trace={SPAWNS}",
+            "-e",
+            inject,
+            sys.executable,
+            "-m",
+            "generator",
+            "verify",
+            str(tree),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 130, result.stderr
+    assert result.stderr == "fleetform: interrupted; nothing was left half-written\n"
