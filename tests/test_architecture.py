@@ -83,9 +83,7 @@ def test_the_rule_catches_an_upward_import() -> None:
 def test_every_subpackage_opens_with_a_table_of_its_modules(subpackage: str) -> None:
     init = PACKAGE / subpackage / "__init__.py"
     doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
-    modules = sorted(
-        p.stem for p in (PACKAGE / subpackage).glob("*.py") if p.stem != "__init__"
-    )
+    modules = sorted(p.stem for p in (PACKAGE / subpackage).glob("*.py") if p.stem != "__init__")
     missing = [m for m in modules if f"`{m}`" not in doc]
     assert "| --- |" in doc, f"{init} has no table of its modules"
     assert missing == [], f"{init}'s table does not name {missing}"
