@@ -5,7 +5,8 @@
 | `schema` | the catalog's JSON Schema and its errors, told at their place in the file |
 | `load` | read catalog.yaml, collect every schema problem, build the model |
 | `model` | the catalog as frozen dataclasses (services, groups, ports, tiers, profiles) |
-| `rules` | semantic checks of a schema-valid catalog: references, cycles, runtime rules |
+| `text` | what catalog text may hold: the free-text rule (shared with the answers), repo paths |
+| `rules` | semantic checks of a schema-valid catalog: references, cycles, repositories, runtimes |
 | `ports` | the port registry: ranges, conflicts, allocation, the PORT_ALLOCATION table |
 | `compose_ports` | what a compose file publishes, read as Compose reads it |
 | `validation` | open a catalog for use: load, rules, ports (every command starts here) |

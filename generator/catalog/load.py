@@ -107,6 +107,7 @@ class _Builder:
                 protocol=e.get("protocol", "tcp"),
                 name=e["name"],
                 location=self.at(*base, "extra_ports", i, "port"),
+                name_location=self.at(*base, "extra_ports", i, "name"),
             )
             for i, e in enumerate(raw.get("extra_ports", []))
         )

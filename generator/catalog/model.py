@@ -79,6 +79,7 @@ class Port:
     protocol: str
     name: str
     location: Location
+    name_location: Location | None = field(default=None, compare=False)  # where `name:` is
 
 
 @dataclass(frozen=True)

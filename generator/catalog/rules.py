@@ -1,4 +1,4 @@
-"""Semantic checks of a schema-valid catalog: references, cycles, runtime rules.
+"""Semantic checks of a schema-valid catalog: references, cycles, repositories, runtime rules.
 
 A catalog with any of these problems is invalid input (nothing can be generated from it);
 port conflicts are the port registry's job (`generator.catalog.ports`).
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from generator.catalog.graph import find_cycles
 from generator.catalog.model import Catalog, Runtime, Service
-from generator.problems import Problem, Severity
+from generator.problems import Location, Problem, Severity
 
 
 def semantic_problems(catalog: Catalog) -> list[Problem]:
@@ -18,6 +18,7 @@ def semantic_problems(catalog: Catalog) -> list[Problem]:
         *_group_ranges(catalog),
         *_references(catalog),
         *_runtime_rules(catalog),
+        *_repositories(catalog),
         *_dependency_cycles(catalog),
         *_profile_cycles(catalog),
     ]
@@ -98,8 +99,10 @@ def _runtime_rule(service: Service) -> Iterator[Problem]:
             f"service {sid!r}: 'command' is only for image services; a"
             f" {service.runtime.value} service's command is in its Dockerfile",
         )
+    yield from _port_names(service)
     scaling = service.autoscaling
-    if scaling.enabled and scaling.min > scaling.max:
+    # Off or on: the answers keep min <= max either way (copier.yml's autoscaling validator).
+    if scaling.min > scaling.max:
         yield Problem(
             service.where("autoscaling"),
             f"service {sid!r}: autoscaling min {scaling.min} is above max {scaling.max}",
@@ -111,6 +114,74 @@ def _runtime_rule(service: Service) -> Iterator[Problem]:
             " dependencies",
             Severity.WARNING,
         )
+
+
+def _port_names(service: Service) -> Iterator[Problem]:
+    """Extra port names are the Kubernetes names of the ports: distinct, and not the main
+    port's `http` (the chart refuses a name used twice)."""
+    first: dict[str, Location] = {}
+    for port in service.extra_ports:
+        where = port.name_location or port.location
+        if port.name == service.port.name:
+            yield Problem(
+                where,
+                f"service {service.id!r}: extra port name {port.name!r} is the main port's"
+                " name; pick another",
+            )
+        elif port.name in first:
+            yield Problem(
+                where,
+                f"service {service.id!r}: extra port name {port.name!r} is used twice"
+                f" (first at {first[port.name]})",
+            )
+        else:
+            first[port.name] = where
+
+
+def _repositories(catalog: Catalog) -> Iterator[Problem]:
+    """Each generated service renders into a repository of its own, none inside another's
+    work tree. Paths compare without case: macOS and Windows file systems ignore it."""
+    owners: dict[tuple[str, ...], Service] = {}  # a repository's parts -> its service
+    above: dict[tuple[str, ...], Service] = {}  # every folder above a repository -> one of them
+    for service in catalog.generated_services():
+        parts = tuple(service.repo.lower().split("/"))
+        where = service.where("repo")
+        other = owners.get(parts)
+        if other is not None:
+            yield Problem(where, f"service {service.id!r}: {_same_repository(service, other)}")
+            continue
+        outer = next((owners[parts[:n]] for n in range(1, len(parts)) if parts[:n] in owners), None)
+        inner = above.get(parts)
+        if outer is not None:
+            yield Problem(
+                where,
+                f"service {service.id!r}: repository {service.repo!r} would be inside the work"
+                f" tree of {outer.repo!r}, the repository of service {outer.id!r}"
+                f" ({outer.where('repo')}); {_NESTED}",
+            )
+        elif inner is not None:
+            yield Problem(
+                where,
+                f"service {service.id!r}: repository {service.repo!r} would hold {inner.repo!r},"
+                f" the repository of service {inner.id!r} ({inner.where('repo')}), in its work"
+                f" tree; {_NESTED}",
+            )
+        owners[parts] = service
+        for n in range(1, len(parts)):
+            above.setdefault(parts[:n], service)
+
+
+_NESTED = "git would take one repository's files for untracked files of the other"
+
+
+def _same_repository(service: Service, other: Service) -> str:
+    where = f"the repository of service {other.id!r} ({other.where('repo')})"
+    if other.repo == service.repo:
+        return f"repository {service.repo!r} is already {where}; each service needs its own"
+    return (
+        f"repository {service.repo!r} and {other.repo!r}, {where}, are one folder where file"
+        " names ignore case (macOS, Windows); each service needs its own"
+    )
 
 
 def _dependency_cycles(catalog: Catalog) -> Iterator[Problem]:

@@ -15,6 +15,14 @@ from typing import Any
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
+from generator.catalog.text import (
+    CHARACTERS,
+    REPO_PATTERN,
+    TEXT_PATTERN,
+    TEXT_RULE,
+    forbidden_character,
+    repo_reason,
+)
 from generator.problems import Location, Problem, show
 from generator.resources import SCHEMA_DIR
 from generator.yamlfile import YamlDocument, locate
@@ -75,9 +83,28 @@ def schema_problems(document: YamlDocument) -> list[Problem]:
         line, col = locate(document.tree, []) if document.data is not None else (1, 1)
         return [Problem(Location(str(document.path), line, col), message)]
     problems: list[Problem] = []
-    for error in schema_validator("catalog.schema.json").iter_errors(document.data):
+    for error in _one_per_value(schema_validator("catalog.schema.json").iter_errors(document.data)):
         problems.extend(_explain(document, error))
     return sorted(set(problems))
+
+
+# When one value breaks several keywords (a 100 KB repo is too long and no path), the one
+# that says most: how long, then what it holds, then which values it may take.
+_VALUE_KEYWORDS = ("type", "maxLength", "minLength", "not", "pattern", "enum", "const")
+
+
+def _one_per_value(errors: Iterator[ValidationError]) -> list[ValidationError]:
+    kept: list[ValidationError] = []
+    best: dict[tuple[Any, ...], ValidationError] = {}
+    for error in errors:
+        if error.validator not in _VALUE_KEYWORDS or "propertyNames" in error.absolute_schema_path:
+            kept.append(error)
+            continue
+        path = tuple(error.absolute_path)
+        rank = _VALUE_KEYWORDS.index(str(error.validator))
+        if path not in best or rank < _VALUE_KEYWORDS.index(str(best[path].validator)):
+            best[path] = error
+    return [*kept, *best.values()]
 
 
 def _problem(
@@ -111,17 +138,69 @@ def _explain(document: YamlDocument, error: ValidationError) -> Iterator[Problem
         )
         return
     if "propertyNames" in error.absolute_schema_path:
-        yield _problem(document, [*path, error.instance], _name_message(where, error), key=True)
+        name = error.instance
+        message = _name_message(where, error)
+        yield _at_character(document, [*path, name], name, message, key=True)
         return
-    yield _problem(document, path, f"{where}: {describe_schema_error(error)}", key=False)
+    message = f"{where}: {describe_schema_error(error)}"
+    yield _at_character(document, path, error.instance, message, key=False)
+
+
+def _at_character(
+    document: YamlDocument, path: list[Any], value: Any, message: str, *, key: bool
+) -> Problem:
+    """The problem at the first forbidden character of `value`, where the file shows it."""
+    problem = _problem(document, path, message, key=key)
+    found = forbidden_character(value) if isinstance(value, str) else None
+    if found is None:
+        return problem
+    where = problem.location
+    col = _source_column(document, where.line, where.col, value, found.index)
+    return Problem(Location(where.path, where.line, col), message)
+
+
+def _source_column(document: YamlDocument, line: int, col: int, value: str, index: int) -> int:
+    """The column of `value[index]` in a scalar written at line:col, when it is on that line.
+
+    Plain scalars are written as they read; quoted ones are walked with their escapes
+    (`"\\u202e"`, `'it''s'`). A scalar that folds onto further lines, or a block scalar, keeps
+    the column of its start. The file is read again only here, for a problem being reported.
+    """
+    try:
+        text = document.path.read_text(encoding="utf-8-sig").splitlines()[line - 1]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return col
+    start = col - 1
+    quote = text[start : start + 1]
+    if quote not in ("'", '"'):
+        written = text[start : start + index + 1] == value[: index + 1]
+        return col + index if written else col
+    at, count = start + 1, 0
+    while at < len(text):
+        if text[at] == quote and not (quote == "'" and text[at + 1 : at + 2] == "'"):
+            break
+        if count == index:
+            return at + 1
+        if quote == "'":
+            at += 2 if text[at] == "'" else 1
+        elif text[at] == "\\":
+            at += {"x": 4, "u": 6, "U": 10}.get(text[at + 1 : at + 2], 2)
+        else:
+            at += 1
+        count += 1
+    return col
 
 
 def _name_message(where: str, error: ValidationError) -> str:
     name = error.instance
     if not isinstance(name, str):
         return f"{where}: key {show(name)} is not a name; quote it if it is one ('{name}')"
+    found = forbidden_character(name)
+    if found:
+        return f"{where}: {_shown(name)} is not a DNS-1123 label: it holds {found}"
     if len(name) > 63:
-        return f"{where}: {name!r} is {len(name)} characters; a DNS-1123 label has at most 63"
+        length = f"{len(name):,} characters"
+        return f"{where}: {_shown(name)} is {length}; a DNS-1123 label has at most 63"
     return f"{where}: {name!r} is not a DNS-1123 label ({_ID_RULE})"
 
 
@@ -159,13 +238,39 @@ def describe_schema_error(error: ValidationError) -> str:
         return f"must be {show(error.validator_value)}, got {show(value)}"
     if kind == "pattern":
         rule = schema.get("patternErrorMessage", f"must match {error.validator_value}")
-        return f"{show(value)} is not {rule}"
+        if error.validator_value == REPO_PATTERN and isinstance(value, str):
+            return f"{_shown(value)} is not {rule}: {repo_reason(value)}"
+        found = forbidden_character(value) if isinstance(value, str) else None
+        if found:
+            return f"{_shown(value)} is not {rule}: it holds {found}"
+        return f"{_shown(value)} is not {rule}"
+    if kind in ("maxLength", "minLength") and isinstance(value, str):
+        if kind == "minLength" and error.validator_value == 1:
+            return "must not be empty"
+        limit = "at most" if kind == "maxLength" else "at least"
+        return f"is {len(value):,} characters; {limit} {error.validator_value}"
     if kind in ("minimum", "maximum"):
         return f"{show(value)} is out of range ({kind} {error.validator_value})"
     if kind == "uniqueItems":
         return "has duplicate entries"
     if kind in ("minItems", "minProperties"):
         return "must not be empty"
+    if kind == "not" and _is_text_rule(error.validator_value) and isinstance(value, str):
+        found = forbidden_character(value)
+        if found:
+            return f"{found} is not allowed: {found.why}"
+        return f"{_shown(value)} is not accepted: {TEXT_RULE}"
     if kind in ("not", "anyOf", "oneOf") and "description" in schema:
-        return f"{show(value)} is not accepted: {schema['description']}"
+        return f"{_shown(value)} is not accepted: {schema['description']}"
     return str(error.message)
+
+
+def _is_text_rule(rule: object) -> bool:
+    return isinstance(rule, dict) and rule.get("pattern") in (TEXT_PATTERN, CHARACTERS)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    """`show(value)`, cut short for a long string: a message stays one readable line."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{show(value[: limit - 20])}... ({len(value):,} characters)"
+    return show(value)

@@ -26,8 +26,9 @@ import pytest
 from click.testing import Result
 
 from generator.catalog.validation import open_catalog
+from generator.fleet.answers import service_answers
+from tests.helpers import BUNDLED_CATALOG, EXAMPLES, FIXTURES, fleetform
 from tests.helpers import CORPUS as CORPUS_ROOT
-from tests.helpers import fleetform
 
 CORPUS = CORPUS_ROOT / "catalog"
 
@@ -36,6 +37,13 @@ OK, PROBLEMS, BAD_INPUT = 0, 1, 2
 # The DNS-1123 message is long; spelt once here so the table stays readable.
 DNS = "(lower-case letters, digits and '-', at most 63, starting and ending alphanumeric)"
 OUTSIDE = 'move it into the range or explain with port_exception: "<reason>"'
+# The free-text rule (generator/catalog/text.py), which the answers of `generate` say alike.
+TEXT = "Free text without template or shell syntax (double braces, brace-percent, brace-hash, dollar-parenthesis, backticks, ../) or control characters."
+REPO = "is not a normalised relative path inside the workspace"
+PLAIN = "is not a plain name (letters, digits, '.', '_' and '-', starting with a letter or digit)"
+NESTED = "git would take one repository's files for untracked files of the other"
+BIDI = "is not allowed: bidirectional controls show text in another order than it is stored"
+CONTROL = "is not allowed: control characters have no place in text written into files"
 
 # case -> (exit code, every problem line in order). The `validate` summary is derived.
 CASES: dict[str, tuple[int, list[str]]] = {
@@ -93,8 +101,87 @@ CASES: dict[str, tuple[int, list[str]]] = {
     "image_reference_invalid": (BAD_INPUT, [
         "image_reference_invalid.yaml:12:12: error: services.db.image: 'postgres 15' is not a valid image reference: NAME[:TAG][@sha256:DIGEST] in lower case, e.g. postgres:15-alpine",
     ]),
+    # ---- repository paths: normalised, relative, plain names, room for the files inside
     "repo_parent_dir": (BAD_INPUT, [
-        "repo_parent_dir.yaml:13:11: error: services.api.repo: '../elsewhere/api' is not a relative path inside the workspace (no leading '/', no '.' or '..' parts)",
+        f"repo_parent_dir.yaml:13:11: error: services.api.repo: '../elsewhere/api' {REPO}: its part '..' would lead out of the workspace",
+    ]),
+    "repo_absolute": (BAD_INPUT, [
+        f"repo_absolute.yaml:16:11: error: services.api.repo: '/srv/api' {REPO}: it is absolute; give it relative to the workspace root",
+    ]),
+    "repo_not_normalised": (BAD_INPUT, [
+        f"repo_not_normalised.yaml:16:11: error: services.api.repo: 'teams//api' {REPO}: it is not normalised (an empty or '.' part); write 'teams/api'",
+        f"repo_not_normalised.yaml:21:11: error: services.web.repo: './web' {REPO}: it is not normalised (an empty or '.' part); write 'web'",
+        f"repo_not_normalised.yaml:26:11: error: services.worker.repo: 'teams/worker/' {REPO}: it is not normalised (an empty or '.' part); write 'teams/worker'",
+    ]),
+    "repo_git_part": (BAD_INPUT, [
+        f"repo_git_part.yaml:16:11: error: services.api.repo: 'platform/.git/api' {REPO}: its part '.git' is git's own folder, not a work tree",
+    ]),
+    # The message shows the value as show() does everywhere: a backslash doubled, as in YAML's "...".
+    "repo_backslash": (BAD_INPUT, [
+        f"repo_backslash.yaml:16:11: error: services.api.repo: 'teams\\\\api' {REPO}: it holds a backslash; parts are separated by '/'",
+    ]),
+    # The column is the escape's, inside the quotes: where the NUL is written.
+    "repo_nul": (BAD_INPUT, [
+        f"repo_nul.yaml:16:15: error: services.api.repo: 'api\\x00' {REPO}: it holds U+0000 (NULL) at character 4",
+    ]),
+    "repo_not_a_plain_name": (BAD_INPUT, [
+        f"repo_not_a_plain_name.yaml:16:11: error: services.api.repo: '-api' {REPO}: its part '-api' {PLAIN}",
+        f"repo_not_a_plain_name.yaml:21:11: error: services.web.repo: '.fleetform/web' {REPO}: its part '.fleetform' {PLAIN}",
+        f"repo_not_a_plain_name.yaml:26:11: error: services.worker.repo: 'my worker' {REPO}: its part 'my worker' {PLAIN}",
+    ]),
+    # 100 KB: one short line, the length and the limit, not the value.
+    "repo_100kb": (BAD_INPUT, [
+        "repo_100kb.yaml:8:11: error: services.api.repo: is 102,400 characters; at most 200",
+    ]),
+    # ---- free text and ids: no control, bidirectional or invisible character, no syntax
+    "port_exception_nul": (BAD_INPUT, [
+        f"port_exception_nul.yaml:17:28: error: services.db.port_exception: U+0000 (NULL) at character 7 {CONTROL}",
+    ]),
+    "group_description_escape": (BAD_INPUT, [
+        f"group_description_escape.yaml:8:19: error: groups.apps.description: U+001B (ESCAPE) at character 1 {CONTROL}",
+    ]),
+    "description_bidi_override": (BAD_INPUT, [
+        f"description_bidi_override.yaml:16:35: error: services.api.description: U+202E (RIGHT-TO-LEFT OVERRIDE) at character 18 {BIDI}",
+    ]),
+    "description_bidi_escaped": (BAD_INPUT, [
+        f"description_bidi_escaped.yaml:16:25: error: services.api.description: U+2066 (LEFT-TO-RIGHT ISOLATE) at character 7 {BIDI}",
+    ]),
+    "owner_zero_width": (BAD_INPUT, [
+        "owner_zero_width.yaml:16:16: error: services.api.owner: U+200B (ZERO WIDTH SPACE) at character 5 is not allowed: invisible characters make texts that look the same differ",
+    ]),
+    # Tab is refused in text like every control character: one line, spaces say the same.
+    "description_tab": (BAD_INPUT, [
+        "description_tab.yaml:16:24: error: services.api.description: U+0009 (CHARACTER TABULATION) at character 7 is not allowed: catalog text is one line without tabs; use spaces",
+    ]),
+    # A block scalar's line break has no column of its own: the scalar's start is shown.
+    "description_multiline": (BAD_INPUT, [
+        "description_multiline.yaml:16:18: error: services.api.description: U+000A (LINE FEED) at character 15 is not allowed: catalog text is one line",
+    ]),
+    "catalog_description_template": (BAD_INPUT, [
+        f"catalog_description_template.yaml:4:14: error: description: 'The {{{{ platform }}}} platform' is not accepted: {TEXT}",
+    ]),
+    "template_ref_newline": (BAD_INPUT, [
+        "template_ref_newline.yaml:5:15: error: template.ref: U+000A (LINE FEED) at character 7 is not allowed: catalog text is one line",
+    ]),
+    "service_id_bidi": (BAD_INPUT, [
+        "service_id_bidi.yaml:12:6: error: services: 'api\\u202e' is not a DNS-1123 label: it holds U+202E (RIGHT-TO-LEFT OVERRIDE) at character 4",
+    ]),
+    "depends_on_zero_width": (BAD_INPUT, [
+        f"depends_on_zero_width.yaml:20:21: error: services.worker.depends_on[0]: 'api\\u200d' is not a DNS-1123 label {DNS}: it holds U+200D (ZERO WIDTH JOINER) at character 4",
+    ]),
+    # ---- what the Copier answers refuse, validate refuses first, in the same words
+    "command_substitution": (BAD_INPUT, [
+        f"command_substitution.yaml:22:23: error: services.store.command[1]: '$(id)' is not accepted: {TEXT}",
+    ]),
+    "health_command_backtick": (BAD_INPUT, [
+        f"health_command_backtick.yaml:18:28: error: services.cache.health.command[1]: '`id`' is not accepted: {TEXT}",
+        f"health_command_backtick.yaml:24:23: error: services.store.command[1]: '{{{{ data }}}}' is not accepted: {TEXT}",
+    ]),
+    "volume_parent_dir": (BAD_INPUT, [
+        "volume_parent_dir.yaml:16:13: error: services.api.volume: '/data/../etc' is not an absolute path such as /data (no '..')",
+    ]),
+    "health_path_parent_dir": (BAD_INPUT, [
+        "health_path_parent_dir.yaml:16:20: error: services.api.health.path: '/v1/../admin' is not an absolute URL path such as /health (letters, digits and . _ ~ / -, no '..')",
     ]),
     # YAML 1.2 core schema: an unquoted date is text, so it is a valid description.
     "timestamp_for_string": (OK, []),
@@ -152,6 +239,33 @@ CASES: dict[str, tuple[int, list[str]]] = {
     ]),
     "group_range_beyond_65535": (BAD_INPUT, [
         "group_range_beyond_65535.yaml:9:12: error: group 'high': port range 60000-70000 must lie within 1-65535",
+    ]),
+    # Each generated service has a repository of its own, none inside another's work tree.
+    "repo_duplicate": (BAD_INPUT, [
+        "repo_duplicate.yaml:21:5: error: service 'worker': repository 'shared/backend' is already the repository of service 'api' (repo_duplicate.yaml:16:5); each service needs its own",
+    ]),
+    # A repo left to its default (the id) is told at the service's key.
+    "repo_duplicate_default": (BAD_INPUT, [
+        "repo_duplicate_default.yaml:17:3: error: service 'worker': repository 'worker' is already the repository of service 'api' (repo_duplicate_default.yaml:16:5); each service needs its own",
+    ]),
+    "repo_duplicate_ignoring_case": (BAD_INPUT, [
+        "repo_duplicate_ignoring_case.yaml:21:5: error: service 'worker': repository 'platform/api' and 'Platform/API', the repository of service 'api' (repo_duplicate_ignoring_case.yaml:16:5), are one folder where file names ignore case (macOS, Windows); each service needs its own",
+    ]),
+    "repo_nested": (BAD_INPUT, [
+        f"repo_nested.yaml:21:5: error: service 'api': repository 'tools/api' would hold 'tools/api/plugins', the repository of service 'plugins' (repo_nested.yaml:16:5), in its work tree; {NESTED}",
+        f"repo_nested.yaml:22:3: error: service 'tools': repository 'tools' would hold 'tools/api/plugins', the repository of service 'plugins' (repo_nested.yaml:16:5), in its work tree; {NESTED}",
+        f"repo_nested.yaml:30:5: error: service 'extras': repository 'tools/extras' would be inside the work tree of 'tools', the repository of service 'tools' (repo_nested.yaml:22:3); {NESTED}",
+    ]),
+    # The chart names every port; the template refuses a name used twice, so validate does.
+    "extra_port_name_twice": (BAD_INPUT, [
+        "extra_port_name_twice.yaml:18:28: error: service 'api': extra port name 'metrics' is used twice (first at extra_port_name_twice.yaml:17:28)",
+    ]),
+    "extra_port_named_http": (BAD_INPUT, [
+        "extra_port_named_http.yaml:17:28: error: service 'api': extra port name 'http' is the main port's name; pick another",
+    ]),
+    # Off or on, the answers keep min <= max.
+    "autoscaling_off_min_above_max": (BAD_INPUT, [
+        "autoscaling_off_min_above_max.yaml:16:5: error: service 'api': autoscaling min 5 is above max 2",
     ]),
     # ------------------------------------------------------------- ports (a check finds them)
     # Seed 000 as written: OSSA and llm-platform share 8080; none of the four data services is
@@ -289,6 +403,16 @@ def _alias_bomb(where: Path) -> str:
     return "alias_bomb.yaml"
 
 
+def _repo_100kb(where: Path) -> str:
+    text = (
+        "version: 1\nname: demo\ngroups:\n  apps: {ports: '3000-3099', cluster: services}\n"
+        "services:\n  api:\n    group: apps\n    repo: " + "a" * 102_400 + "\n"
+        "    runtime: node\n    port: 3000\n"
+    )
+    (where / "repo_100kb.yaml").write_text(text, encoding="utf-8")
+    return "repo_100kb.yaml"
+
+
 def _missing_file(where: Path) -> str:
     return "missing.yaml"
 
@@ -305,6 +429,7 @@ BUILT: dict[str, Callable[[Path], str]] = {
     "random_text_1mb": _random_text_1mb,
     "too_large": _too_large,
     "alias_bomb": _alias_bomb,
+    "repo_100kb": _repo_100kb,
     "missing_file": _missing_file,
     "directory": _directory,
 }
@@ -467,6 +592,103 @@ def test_a_few_aliases_are_fine(corpus: Path) -> None:
     )
     result = fleetform("validate", "-c", "anchors.yaml")
     assert result.exit_code == OK, shown(result)
+
+
+# ------------------------------------------------------------------ text, every character
+
+
+# Each character the free-text rule refuses (generator/catalog/text.py): C0, DEL and C1
+# controls, zero-width characters, bidirectional overrides and isolates.
+FORBIDDEN = [
+    *range(0x00, 0x20),
+    *range(0x7F, 0xA0),
+    *range(0x200B, 0x200E),
+    0x2060,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+    0xFEFF,
+]
+
+# Every place a catalog carries text into files (and one id), each given the character {c}
+# as a YAML escape, so the file itself stays plain text.
+TEXT_PLACES = """\
+version: 1
+name: demo
+description: "the demo platform{c}"
+template: {{src: "/srv/fleetform{c}", ref: "v1.0.0{c}"}}
+defaults: {{owner: "platform{c} team"}}
+groups:
+  apps: {{ports: "3000-3099", cluster: services, description: "apps{c}"}}
+  data: {{ports: "6000-6099", cluster: core}}
+services:
+  api: {{group: apps, runtime: node, port: 3000, description: "api{c}", owner: "api{c} team"}}
+  worker: {{group: apps, runtime: python, port: 3001, depends_on: ["api{c}"]}}
+  db:
+    group: data
+    runtime: image
+    image: postgres:16-alpine
+    port: 5432
+    port_exception: "legacy{c} clients"
+    command: [postgres, "-c{c}"]
+    health: {{command: [pg_isready, "-q{c}"]}}
+profiles:
+  dev: {{description: "dev{c}", services: [api]}}
+"""
+PLACES = [
+    "description",
+    "template.src",
+    "template.ref",
+    "defaults.owner",
+    "groups.apps.description",
+    "services.api.description",
+    "services.api.owner",
+    "services.worker.depends_on[0]",
+    "services.db.port_exception",
+    "services.db.command[1]",
+    "services.db.health.command[1]",
+    "profiles.dev.description",
+]
+
+
+def yaml_escape(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+@pytest.mark.parametrize("code", FORBIDDEN, ids=lambda code: f"U+{code:04X}")
+def test_every_forbidden_character_is_named_in_every_text(
+    code: int, corpus: Path, tmp_path: Path
+) -> None:
+    (corpus / "chars.yaml").write_text(TEXT_PLACES.format(c=yaml_escape(code)), encoding="utf-8")
+    before = snapshot(tmp_path)
+    result = fleetform("validate", "-c", "chars.yaml")
+    lines = result.output.splitlines()
+    assert "Traceback" not in result.output
+    assert result.exit_code == BAD_INPUT, shown(result)
+    places = [str(parse_line(line)["message"]).split(": ")[0] for line in lines]
+    assert places == PLACES, shown(result)
+    for line in lines:
+        assert f"U+{code:04X} (" in line, line
+    assert snapshot(tmp_path) == before
+
+
+ACCEPTED = sorted(case for case, (code, _) in CASES.items() if code in (OK, PROBLEMS))
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    [
+        *(CORPUS / f"{case}.yaml" for case in ACCEPTED),
+        *EXAMPLES,
+        BUNDLED_CATALOG,
+        FIXTURES / "edge-catalog.yaml",
+    ],
+    ids=lambda path: path.name,
+)
+def test_the_answers_accept_what_validate_accepts(catalog: Path) -> None:
+    """`validate` applies every rule `generate` does: no answer is refused after it passed."""
+    opened = open_catalog(catalog)
+    for service in opened.catalog.generated_services():
+        service_answers(opened.catalog, service.id)
 
 
 # ------------------------------------------------------------------ the installed command

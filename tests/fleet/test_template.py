@@ -7,6 +7,7 @@ tree (the `template_repo` fixture).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shutil
 import stat
@@ -20,12 +21,14 @@ import yaml
 from click.testing import Result
 
 from generator.catalog.ports import check_ports
+from generator.catalog.text import CHARACTERS, REPO_PATTERN, SYNTAX, TEXT_PATTERN, TEXT_RULE
 from generator.catalog.validation import open_catalog
+from generator.errors import InputError
 from generator.fleet.answers import answer_problems, answers_yaml, service_answers
 from generator.fleet.render import render_service
 from generator.fleet.template import TemplateSource
 from generator.verify import verify_tree
-from tests.helpers import ROOT, TEMPLATE_TAG
+from tests.helpers import ROOT, SMALL_CATALOG, TEMPLATE_TAG
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES: dict[str, dict[str, str]] = yaml.safe_load((GOLDEN / "cases.yaml").read_text())
@@ -190,6 +193,15 @@ def test_copier_copy_without_the_catalog_makes_a_working_service(
             '[{name: db, runtime: image, image: "postgres:16", container_port: 5432,'
             " resources: huge}]",
         ),
+        # The free-text rule of generator/catalog/text.py, as copier.yml spells it.
+        ("description", "admin \u202eAPI"),
+        ("owner", "data\u200b-team"),
+        (
+            "dependencies",
+            '[{name: db, runtime: image, image: "postgres:16", container_port: 5432,'
+            ' command: [postgres, "$(id)"]}]',
+        ),
+        ("extra_ports", "[{name: http, port: 3001}]"),
     ],
 )
 def test_copier_rejects_bad_answers_and_writes_nothing(
@@ -232,6 +244,43 @@ def test_fleetform_rejects_bad_answers_at_the_catalog_line() -> None:
         " without template or shell syntax (double braces, brace-percent, brace-hash,"
         " dollar-parenthesis, backticks, ../) or control characters.",
     ]
+
+
+def test_one_text_rule_for_the_catalog_the_answers_and_copier() -> None:
+    """The schemas and copier.yml spell out generator/catalog/text.py's rules verbatim."""
+    catalog = json.loads((ROOT / "schemas" / "catalog.schema.json").read_text())["$defs"]
+    service = json.loads((ROOT / "schemas" / "service.schema.json").read_text())["$defs"]
+    for defs, name in [(catalog, "text"), (catalog, "argument"), (service, "text")]:
+        assert defs[name]["not"]["pattern"] == TEXT_PATTERN, name
+    assert service["argument"]["not"]["pattern"] == TEXT_PATTERN
+    assert catalog["one_line"]["not"]["pattern"] == CHARACTERS
+    assert catalog["repo"]["pattern"] == REPO_PATTERN
+    copier = (ROOT / "copier.yml").read_text(encoding="utf-8")
+    # description, owner and the dependencies' commands and health tests: each one copy.
+    assert copier.count(TEXT_PATTERN) == 3
+    assert copier.count(SYNTAX) == 3
+
+
+def test_the_answers_and_validate_say_the_same_of_a_command(tmp_path: Path) -> None:
+    """An image service's command is refused by `validate` in the words the answers use."""
+    # The last service of the small catalog, redis, gets a command with shell syntax.
+    catalog_text = SMALL_CATALOG + '    command: [redis-server, "$(id)"]\n'
+    path = tmp_path / "catalog.yaml"
+    path.write_text(catalog_text, encoding="utf-8")
+    with pytest.raises(InputError) as refused:
+        open_catalog(path)
+    [problem] = refused.value.problems
+    line = SMALL_CATALOG.count("\n") + 1
+    assert str(problem.location) == f"{path}:{line}:29"  # at "$(id)"
+    said_by_validate = problem.message.split(": ", 1)[1]
+
+    valid = open_catalog(ROOT / CASES["node"]["catalog"]).catalog
+    service = valid.services[CASES["node"]["service"]]
+    answers = service_answers(valid, service.id)
+    answers["dependencies"][0]["command"] = ["redis-server", "$(id)"]
+    [answer] = answer_problems(service, answers)
+    said_by_answers = answer.message.split(": ", 2)[2]
+    assert said_by_validate == said_by_answers == f"'$(id)' is not accepted: {TEXT_RULE}"
 
 
 def test_escaped_text_survives_every_format(rendered: dict[str, Path]) -> None:
