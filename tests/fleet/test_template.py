@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -292,6 +293,72 @@ def test_escaped_text_survives_every_format(rendered: dict[str, Path]) -> None:
     assert metadata["description"] == description
     assert chart["description"] == description
     assert metadata["owner"] == "O'Brien & Søn: data team"
+
+
+# Text the rule lets through that every format must still quote: a backslash before a quote
+# and at the end (hadolint refused the Dockerfile this gave), `$` forms, quotes, unicode.
+BACKSLASHES = """\
+version: 1
+name: edge
+groups:
+  apps: {ports: "4000-4099", cluster: services}
+services:
+  quoted:
+    group: apps
+    runtime: python
+    port: 4000
+    volume: /data
+    description: 'Says \\"hi\\" for $5 (${HOME} $$), 100% sure, {x} #1 ''q'' ünï, ends with \\'
+    owner: 'back\\slash \\\\ team\\'
+"""
+DESCRIPTION = "Says \\\"hi\\\" for $5 (${HOME} $$), 100% sure, {x} #1 'q' ünï, ends with \\"
+OWNER = "back\\slash \\\\ team\\"
+
+
+@pytest.fixture(scope="module")
+def backslashes(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service of BACKSLASHES rendered by real Copier, as `generate` renders it."""
+    base = tmp_path_factory.mktemp("backslashes")
+    catalog_path = base / "catalog.yaml"
+    catalog_path.write_text(BACKSLASHES, encoding="utf-8")
+    catalog = open_catalog(catalog_path).catalog
+    answers = service_answers(catalog, "quoted")
+    assert (answers["description"], answers["owner"]) == (DESCRIPTION, OWNER)
+    dest = base / "quoted"
+    render_service(answers, dest, TemplateSource.of(template_repo, TEMPLATE_TAG))
+    return dest
+
+
+@pytest.mark.slow
+def test_backslashes_and_quotes_pass_every_validator(backslashes: Path) -> None:
+    result = verify_tree(backslashes)
+    assert [str(p) for p in result.problems] == []
+    assert ("hadolint", str(backslashes / "infrastructure" / "Dockerfile")) in result.checked
+    metadata = yaml.safe_load((backslashes / "infrastructure/.infrastructure.yaml").read_text())
+    chart = yaml.safe_load((backslashes / "infrastructure/helm/Chart.yaml").read_text())
+    assert (metadata["description"], metadata["owner"]) == (DESCRIPTION, OWNER)
+    assert (chart["description"], chart["maintainers"][0]["name"]) == (DESCRIPTION, OWNER)
+
+
+@pytest.mark.engine
+def test_docker_reads_the_labels_back_as_written(
+    backslashes: Path, engine: Any, tmp_path: Path
+) -> None:
+    """hadolint parsing the Dockerfile is half of it; Docker must read each word back as v."""
+    dockerfile = (backslashes / "infrastructure" / "Dockerfile").read_text(encoding="utf-8")
+    lines = dockerfile.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("ARG VERSION"))
+    last = next(i for i, line in enumerate(lines) if i > first and line.startswith("ENV "))
+    (tmp_path / "Dockerfile").write_text("\n".join(["FROM scratch", *lines[first:last]]) + "\n")
+    tag = f"fleetform-test/labels:{os.getpid()}"
+    image, _ = engine.images.build(path=str(tmp_path), tag=tag, rm=True)
+    try:
+        labels = image.labels
+    finally:
+        engine.images.remove(tag, force=True)
+    assert labels["org.opencontainers.image.description"] == DESCRIPTION
+    assert labels["org.opencontainers.image.authors"] == OWNER
+    assert labels["org.opencontainers.image.version"] == "dev"
 
 
 def test_a_broken_tree_fails_with_the_tools_finding(
