@@ -234,11 +234,15 @@ def _validated_copy(
         raise InputError.at(path=path, message=message) from None
     temp = Path(name)
     try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        temp.chmod(stat.S_IMODE(target.stat().st_mode))
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(content)
+                stream.flush()
+                os.fsync(stream.fileno())
+            temp.chmod(stat.S_IMODE(target.stat().st_mode))
+        except OSError as exc:  # a full disk (ENOSPC), a file size limit (EFBIG), EIO
+            message = f"cannot write beside it: {exc.strerror or exc}; nothing was written"
+            raise InputError.at(path=path, message=message) from None
         try:
             result = validate(temp)
             errors = [p for p in result.problems if p.severity is Severity.ERROR]
