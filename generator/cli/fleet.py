@@ -75,8 +75,11 @@ def generate_command(
         dry_run=dry_run,
         diff=diff,
         backup=backup,
+        preview=out is not None,
     )
     report = with_progress(catalog, services, partial(generate, catalog, services, options))
+    for warning in report.warnings:
+        click.echo(f"fleetform: warning: {warning}", err=True)
     click.echo(generate_summary(report), nl=False)
     exit_for(ctx, report.ok, interrupted=report.interrupted)
 
@@ -158,7 +161,9 @@ def new_command(
         image=image,
         repo=repo,
     )
-    result = new_service(catalog_path, request, roots[0] if roots else None)
+    result = new_service(
+        catalog_path, request, roots[0] if roots else None, preview=out is not None
+    )
     _print_new(result, request, catalog_path, "-w" if workspace else "-o", roots)
     exit_for(ctx, result.ok)
 
@@ -207,14 +212,14 @@ def update_command(
     """`copier update` every generated repository (or SERVICES) to the template ref with the
     catalog's answers; conflicts are left inline for the owners, nothing is committed."""
     from generator.fleet.report import update_summary
-    from generator.fleet.template import TemplateSource, catalog_template
+    from generator.fleet.template import catalog_template
     from generator.fleet.update import UpdateOptions, update
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
     template = catalog_template(catalog)
     options = UpdateOptions(
         root=workspace,
-        template=TemplateSource(template.src, vcs_ref or template.ref),
+        template=template.at(vcs_ref or template.ref),
         jobs=jobs,
         dry_run=dry_run,
     )

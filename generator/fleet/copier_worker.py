@@ -18,9 +18,10 @@ runs is cloned afresh.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,10 @@ from copier._vcs import get_git
 from generator.git import git
 
 _LOCK = threading.Lock()
-_TEMPLATES: dict[tuple[str, str | None], Template] = {}
+_TEMPLATES: dict[tuple[str, str | None, bool], Template] = {}
 _ENVIRONMENTS: dict[tuple[str, str | None], Any] = {}
+# Template identity (see `generator.fleet.template.repository_identity`) -> local clone.
+_LOCATIONS: dict[str, str] = {}
 # The temporary directories `copier update` renders the recorded and the new version into,
 # outside any git work tree (Copier's `TemporaryDirectory(prefix=f"{__name__}.old_copy.")`
 # and `...new_copy.` in copier/_main.py).
@@ -43,6 +46,7 @@ _OLD_COPY_PREFIX = "copier._main.old_copy."
 _NEW_COPY_PREFIX = "copier._main.new_copy."
 # Called with that clean render of the new version while it exists (see UpdateWorker).
 on_new_copy: ContextVar[Callable[[Path], None] | None] = ContextVar("on_new_copy", default=None)
+_AS_RECORDED: ContextVar[bool] = ContextVar("as_recorded", default=False)
 
 
 def release() -> None:
@@ -57,13 +61,81 @@ def release() -> None:
 atexit.register(release)
 
 
-def shared_template(url: str, ref: str | None, use_prereleases: bool = False) -> Template:
-    """The process's one clone of the template at `ref` (made on first use)."""
-    key = (url, ref)
+def read_from(url: str, location: str) -> None:
+    """Take the template recorded as `url` from `location` (a local clone of it) in this
+    process: repositories record the shareable URL, the render reads no network."""
+    from generator.fleet.template import repository_identity
+
+    with _LOCK:
+        _LOCATIONS[repository_identity(url)] = location
+
+
+def shared_template(
+    url: str, ref: str | None, use_prereleases: bool = False, *, as_recorded: bool = False
+) -> Template:
+    """The process's one clone of the template at `ref` (made on first use).
+
+    `as_recorded`: `ref` is a version a repository recorded, and the render must record it
+    as it was written: a tag added to that commit since is the same version, not a change.
+    """
+    from generator.fleet.template import repository_identity
+
+    key = (url, ref, as_recorded)
     with _LOCK:
         if key not in _TEMPLATES:
-            _TEMPLATES[key] = Template(url=url, ref=ref, use_prereleases=use_prereleases)
+            location = _LOCATIONS.get(repository_identity(url))
+            _TEMPLATES[key] = CachedTemplate(
+                url=url,
+                ref=ref,
+                use_prereleases=use_prereleases,
+                location=location,
+                recorded_as=ref if as_recorded else None,
+            )
         return _TEMPLATES[key]
+
+
+@contextlib.contextmanager
+def rendering_recorded_versions() -> Iterator[None]:
+    """Renders in this block are of versions repositories recorded (drift)."""
+    token = _AS_RECORDED.set(True)
+    try:
+        yield
+    finally:
+        _AS_RECORDED.reset(token)
+
+
+class CachedTemplate(Template):
+    """A Template recorded as its `url` but cloned from `location` when one is known.
+
+    Copier records `url` as `_src_path` and clones `url_expanded`: the clone comes from the
+    local copy, the record stays the URL every teammate and CI can reach.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        location: str | None = None,
+        recorded_as: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._location = location
+        self._recorded_as = recorded_as
+
+    @functools.cached_property
+    def commit(self) -> str | None:
+        # `git describe` of the commit, unless this is a recorded version: then as recorded.
+        return self._recorded_as or super().commit
+
+    @functools.cached_property
+    def url_expanded(self) -> str:
+        return self._location or super().url_expanded
+
+    @functools.cached_property
+    def vcs(self) -> Any:
+        if self._location:
+            return "git"
+        return super().vcs
 
 
 class FleetWorker(Worker):
@@ -82,7 +154,12 @@ class FleetWorker(Worker):
     @functools.cached_property
     def template(self) -> Template:
         url, ref = self._shared_key
-        return shared_template(url, ref, self.use_prereleases)
+        return shared_template(url, ref, self.use_prereleases, as_recorded=self.renders_recorded)
+
+    @property
+    def renders_recorded(self) -> bool:
+        """Whether this render is of a version a repository recorded."""
+        return _AS_RECORDED.get()
 
     @functools.cached_property
     def jinja_env(self) -> Any:
@@ -122,6 +199,11 @@ class UpdateWorker(FleetWorker):
         callback = on_new_copy.get()
         if callback is not None and self.scratch_render == _NEW_COPY_PREFIX:
             callback(Path(self.dst_path).absolute())
+
+    @property
+    def renders_recorded(self) -> bool:
+        # Copier renders the recorded version into its old-copy scratch directory.
+        return self.scratch_render == _OLD_COPY_PREFIX
 
     @functools.cached_property
     def scratch_render(self) -> str | None:
@@ -195,4 +277,4 @@ class SharedSubproject(Subproject):
         if not url:
             return None
         ref = self.last_answers.get("_commit")
-        return shared_template(str(url), None if ref is None else str(ref))
+        return shared_template(str(url), None if ref is None else str(ref), as_recorded=True)

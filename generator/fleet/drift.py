@@ -22,6 +22,7 @@ from generator.errors import AnswersFileError, RenderError, UnsafePathError
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.compare import FileChanges, compare
 from generator.fleet.confine import repository_dir
+from generator.fleet.copier_worker import rendering_recorded_versions
 from generator.fleet.manifest import rendered_files
 from generator.fleet.recorded import ANSWERS_FILE, read_recorded
 from generator.fleet.render import render_service
@@ -150,13 +151,15 @@ def drift_one(job: _Job) -> DriftResult:
             f" {job.template.src}; not compared"
         )
         return DriftResult(job.service, repo, DriftOutcome.REFUSED, reason=reason)
-    source = job.template.src
+    source = job.template.location
     version = template_version(source, recorded.commit)
     staging = Path(tempfile.mkdtemp(prefix="fleetform-drift-"))
     try:
         rendered = staging / repo.name
         try:
-            render_service(job.answers, rendered, TemplateSource(source, recorded.commit))
+            # The recorded version, recorded as written: a tag added since is no drift.
+            with rendering_recorded_versions():
+                render_service(job.answers, rendered, job.template.at(recorded.commit))
         except RenderError as exc:
             return DriftResult(job.service, repo, DriftOutcome.FAILED, version, reason=str(exc))
         changes = compare(rendered_files(rendered), rendered, repo)

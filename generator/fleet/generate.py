@@ -25,7 +25,11 @@ from generator.fleet.compare import FileChanges, compare, unified_diff
 from generator.fleet.confine import kind, repository_dir
 from generator.fleet.manifest import MANIFEST, current_manifest, manifest_for, rendered_files
 from generator.fleet.render import render_service
-from generator.fleet.template import TemplateSource
+from generator.fleet.template import (
+    TemplateSource,
+    preview_warnings,
+    require_writable_template,
+)
 from generator.fleet.workspace import Workspace, run_files
 from generator.parallel import in_parallel
 
@@ -56,6 +60,7 @@ class GenerateReport:
     dry_run: bool
     interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
     not_started: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # of the whole run (a preview of a dirty template)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +77,7 @@ class GenerateOptions:
     dry_run: bool = False
     diff: bool = False
     backup: bool = False
+    preview: bool = False  # -o: a directory of previews, not the team's workspace
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,11 @@ def generate(
         _Job(sid, service_answers(catalog, sid), catalog.services[sid].repo, options)
         for sid in services
     ]
+    if options.preview:
+        warnings = tuple(preview_warnings(options.template))
+    else:
+        require_writable_template(options.template, dry_run=options.dry_run)
+        warnings = ()
     with run_files(options.root, dry_run=options.dry_run):
         run = in_parallel(
             generate_one,
@@ -112,6 +123,7 @@ def generate(
         dry_run=options.dry_run,
         interrupted=run.interrupted,
         not_started=tuple(job.service for job in run.not_started(jobs)),
+        warnings=warnings,
     )
 
 

@@ -9,13 +9,14 @@ command's request, result and function come from one module.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from generator.catalog.edit import AddedService, NewService, add_service
 from generator.catalog.model import Catalog
 from generator.fleet.answers import service_answers
 from generator.fleet.generate import GenerateOptions, GenerateReport, generate
-from generator.fleet.template import catalog_template
+from generator.fleet.template import catalog_template, require_writable_template
 from generator.fleet.workspace import hold
 
 __all__ = ["NewService", "NewServiceResult", "new_service"]
@@ -34,24 +35,31 @@ class NewServiceResult:
         return self.report is None or self.report.ok
 
 
-def new_service(path: Path, request: NewService, root: Path | None) -> NewServiceResult:
+def new_service(
+    path: Path, request: NewService, root: Path | None, *, preview: bool = False
+) -> NewServiceResult:
     """Add the service to the catalog at `path`, then render its repository under `root`.
 
     A render failure does not undo the catalog change: the entry is valid, and
     `fleetform generate` renders it again once the template or workspace is fixed.
     """
+    writes = root is not None and not preview
     # One `new` at a time per catalog: the file is read, edited and validated under the lock,
     # so two runs at once each add their entry to what the other wrote, never lose one.
     with hold(path.parent, what=f"the catalog {path}", wait=CATALOG_LOCK_WAIT_SECONDS):
-        added = add_service(path, request, check_service=_check_answers)
+        added = add_service(path, request, check_service=partial(_check, writes=writes))
     runtime = added.catalog.services[added.service].runtime
     if root is None or not runtime.generated:
         return NewServiceResult(added, None)
-    options = GenerateOptions(root=root, template=catalog_template(added.catalog))
+    options = GenerateOptions(root=root, template=catalog_template(added.catalog), preview=preview)
     return NewServiceResult(added, generate(added.catalog, [added.service], options))
 
 
-def _check_answers(catalog: Catalog, service_id: str) -> None:
-    """A generated service's Copier answers must validate, or `generate` would refuse it."""
+def _check(catalog: Catalog, service_id: str, *, writes: bool) -> None:
+    """Before the catalog is replaced: a generated service's Copier answers must validate,
+    and a workspace write needs a template it can record (or `generate` would refuse)."""
     if catalog.services[service_id].runtime.generated:
         service_answers(catalog, service_id)
+        if writes:
+            require_writable_template(catalog_template(catalog))
+

@@ -17,9 +17,11 @@ def render_service(answers: Answers, dest: Path, template: TemplateSource) -> No
     from copier.errors import CopierError, CopierWarning
     from jinja2 import TemplateError
 
-    from generator.fleet.copier_worker import FleetWorker
+    from generator.fleet.copier_worker import FleetWorker, read_from
 
     failures = (CopierError, TemplateError, ValueError, OSError, subprocess.CalledProcessError)
+    if template.clone_from:
+        read_from(template.src, template.clone_from)
     try:
         with warnings.catch_warnings():
             # Copier warns about a dirty or untagged template on every call; the caller

@@ -181,6 +181,8 @@ def _version_cell(result: DriftResult) -> str:
         return f"{version.recorded} (behind {version.newest})"
     if version.behind is False and version.recorded == version.newest:
         return f"{version.recorded} (newest)"
+    if version.at_newest:
+        return f"{version.newest} (newest; recorded as {version.recorded})"
     if version.behind is False:
         return f"{version.recorded} (not behind {version.newest})"
     return f"{version.recorded} ({version.note})"

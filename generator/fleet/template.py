@@ -5,9 +5,11 @@ machine is asked anything (tags, commits, files at a version): no network is use
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -19,37 +21,149 @@ from generator.resources import TEMPLATE_ROOT
 
 @dataclass(frozen=True)
 class TemplateSource:
-    """Where Copier takes the template from: a git URL or an absolute path, and a ref.
+    """The template: what every repository records (`src`), and where this machine takes it
+    from (`clone_from`: a local clone used as a cache of `src`, or None for `src` itself).
 
-    Copier records `src` in `.copier-answers.yml` exactly as given, and a relative path
-    breaks a later `copier update`, so paths are made absolute here.
+    `src` is an identity every teammate and CI can reach (a git URL, or an absolute path in
+    tests); `shareable` is False when there is none (an installed fleetform without a
+    catalog `template.src`, a checkout without an `origin`): previews still render, writes
+    to a workspace refuse. Copier records `src` exactly as given and a relative path breaks a
+    later `copier update`, so paths are made absolute here.
     """
 
     src: str
     ref: str | None = None
+    clone_from: str | None = None
+    shareable: bool = True
 
     @classmethod
     def of(cls, src: str | Path, ref: str | None = None) -> TemplateSource:
-        text = str(src)
-        if "://" not in text and not text.startswith("git@"):
-            text = str(Path(text).resolve())
-        return cls(text, ref)
+        return cls(_absolute(str(src)), ref)
+
+    @property
+    def location(self) -> str:
+        """Where git and Copier read the template on this machine."""
+        return self.clone_from or self.src
+
+    def at(self, ref: str | None) -> TemplateSource:
+        return replace(self, ref=ref)
 
 
-def default_template() -> TemplateSource:
-    """The git repository fleetform runs from, at its newest tag when it has one."""
-    return TemplateSource.of(TEMPLATE_ROOT, _newest_tag(TEMPLATE_ROOT))
+def _absolute(src: str) -> str:
+    return src if _is_url(src) else str(Path(src).expanduser().resolve())
+
+
+def _is_url(src: str) -> bool:
+    return "://" in src or _SCP_LIKE.match(src) is not None
+
+
+# `git@host:group/name.git`: git's scp-like syntax (a colon before any slash, no `://`).
+_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?(?P<host>[^/:]+):(?P<path>(?!/).+)$")
+
+
+def default_template(ref: str | None = None) -> TemplateSource:
+    """fleetform's own template: recorded as its checkout's `origin` URL, read from the
+    checkout itself (no network); unshareable when installed or without an origin."""
+    root = TEMPLATE_ROOT
+    if not (root / ".git").exists():
+        return TemplateSource(str(root), ref, shareable=False)
+    origin = git(root, "remote", "get-url", "origin").stdout.strip()
+    ref = ref or _newest_tag(root)
+    if not origin:
+        return TemplateSource(str(root), ref, shareable=False)
+    return TemplateSource(_absolute(origin), ref, clone_from=str(root))
 
 
 def catalog_template(catalog: Catalog) -> TemplateSource:
-    """The catalog's `template: {src, ref}`, else fleetform's own repository."""
+    """The catalog's `template: {src, ref}`, else fleetform's own template (see above).
+
+    A catalog `src` naming the repository fleetform runs from (its origin) reads the local
+    checkout as a cache of it.
+    """
     if catalog.template.src is None:
-        default = default_template()
-        return TemplateSource.of(default.src, catalog.template.ref or default.ref)
+        return default_template(catalog.template.ref)
     src = catalog.template.src
-    if "://" not in src and not src.startswith("git@") and not Path(src).is_absolute():
+    if not _is_url(src) and not Path(src).is_absolute():
         src = str((catalog.path.parent / src).resolve())
-    return TemplateSource.of(src, catalog.template.ref)
+    own = default_template()
+    cache = own.clone_from if own.clone_from and same_source(own.src, src) else None
+    return TemplateSource(_absolute(src), catalog.template.ref, clone_from=cache)
+
+
+def repository_identity(src: str) -> str:
+    """One spelling for every way of naming the same git repository.
+
+    `git+` and `file://` prefixes go, a trailing `.git` and slashes go, ssh (`git@host:path`,
+    `ssh://user@host[:port]/path`) and https/http spell host and path alike; a local path is
+    its resolved absolute path.
+    """
+    text = src.removeprefix("git+")
+    if text.startswith("file://") or not _is_url(text):
+        return "file:" + str(Path(text.removeprefix("file://")).expanduser().resolve())
+    scp = _SCP_LIKE.match(text) if "://" not in text else None
+    if scp:
+        host, path = scp["host"], scp["path"]
+    else:
+        parsed = urlsplit(text)
+        host, path = parsed.hostname or "", parsed.path
+    path = path.strip("/").removesuffix(".git").rstrip("/")
+    return f"{host.lower()}/{path}"
+
+
+def dirty_paths(template: TemplateSource) -> list[str]:
+    """The uncommitted changes (untracked files included) of a local git template."""
+    path = local_template(template.location)
+    if path is None or not (path / ".git").exists():
+        return []
+    status = git(path, "status", "--porcelain=v1", "-z", "--untracked-files=all").stdout
+    return sorted(entry[3:] for entry in status.split("\0") if len(entry) > 3)
+
+
+def require_writable_template(template: TemplateSource, *, dry_run: bool = False) -> None:
+    """Refuse (UsageError, one line) a template that a workspace write cannot record: none
+    teammates can reach, a bad ref or an unreachable one, uncommitted changes (their render
+    would record a commit the template repository does not have)."""
+    check_reachable(template)
+    if not template.shareable:
+        raise UsageError(
+            message=f"no shareable template for a workspace: {template.src} has no URL that"
+            " teammates and CI can reach; set template.src in the catalog to its git URL"
+            " (previews with -o need none)"
+        )
+    dirty = dirty_paths(template)
+    if dirty and not dry_run:
+        shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+        raise UsageError(
+            message=f"template {template.location} has uncommitted changes ({shown}): commit"
+            " them first; repositories record the commit they were rendered from"
+        )
+
+
+def preview_warnings(template: TemplateSource) -> list[str]:
+    """What a preview (-o) renders that a workspace write would refuse: one line each."""
+    check_reachable(template)
+    dirty = dirty_paths(template)
+    if not dirty:
+        return []
+    return [f"template {template.location} has uncommitted changes; this preview renders them"]
+
+
+def check_reachable(template: TemplateSource) -> None:
+    """One line, once, when the template or its ref cannot be found (UsageError)."""
+    ref = target_ref(template)
+    path = local_template(template.location)
+    if path is None:
+        found = git(Path.cwd(), "ls-remote", "--exit-code", template.location, ref)
+        if found.returncode not in (0, 2):
+            reason = found.stderr.strip().splitlines()[-1:] or ["unreachable"]
+            raise UsageError(message=f"template {template.src}: {reason[0]}")
+        return
+    if not path.is_dir():
+        raise UsageError(message=f"template {template.src}: no such directory {path}")
+    if (path / ".git").exists() and revision(path, ref) is None:
+        raise UsageError(
+            message=f"template {template.src}: no git revision {ref!r} (a tag, branch or commit)"
+        )
 
 
 def _newest_tag(repo: Path) -> str | None:
@@ -65,7 +179,7 @@ def target_ref(template: TemplateSource) -> str:
 def known_revisions(template: TemplateSource) -> dict[str, str]:
     """The commits of the target ref and of every tag of a local template, resolved once for
     all repositories (they record a tag as their version); {} for a remote template."""
-    path = local_template(template.src)
+    path = local_template(template.location)
     if path is None:
         return {}
     ref = target_ref(template)
@@ -83,16 +197,14 @@ def local_template(src: str) -> Path | None:
     for prefix in ("git+file://", "file://"):
         if src.startswith(prefix):
             return Path(src.removeprefix(prefix))
-    if "://" in src or src.startswith("git@"):
+    if _is_url(src):
         return None
     return Path(src).expanduser()
 
 
 def same_source(recorded: str, wanted: str) -> bool:
-    a, b = local_template(recorded), local_template(wanted)
-    if a is not None and b is not None:
-        return a.resolve() == b.resolve()
-    return recorded == wanted
+    """Whether two template sources name the same repository (see `repository_identity`)."""
+    return repository_identity(recorded) == repository_identity(wanted)
 
 
 def revision(template: Path, ref: str) -> str | None:
@@ -154,6 +266,7 @@ class TemplateVersion:
     newest: str | None = None
     behind: bool | None = None
     note: str = ""
+    at_newest: bool = False  # the recorded version is the newest tag's commit, however spelt
 
 
 def template_version(src: str, recorded: str) -> TemplateVersion:
@@ -169,7 +282,7 @@ def template_version(src: str, recorded: str) -> TemplateVersion:
     if at is None or top is None:
         return TemplateVersion(recorded, newest, note=f"{recorded} is not in the template")
     if at == top:
-        return TemplateVersion(recorded, newest, behind=False)
+        return TemplateVersion(recorded, newest, behind=False, at_newest=True)
     ancestor = git(template, "merge-base", "--is-ancestor", at, top)
     return TemplateVersion(recorded, newest, behind=ancestor.returncode == 0)
 

@@ -44,6 +44,7 @@ from generator.fleet.scratch import clone as scratch_copy
 from generator.fleet.template import (
     TemplateSource,
     known_revisions,
+    require_writable_template,
     same_source,
     same_version,
     target_ref,
@@ -123,6 +124,7 @@ def update(
     """Update the services' repositories under `options.root`; every answer is validated first."""
     services = select_services(catalog, names)
     answers = {sid: service_answers(catalog, sid) for sid in services}
+    require_writable_template(options.template, dry_run=options.dry_run)
     known = known_revisions(options.template)
     jobs = [_Job(sid, answers[sid], catalog.services[sid].repo, options, known) for sid in services]
     with run_files(options.root, dry_run=options.dry_run):
@@ -178,7 +180,7 @@ def _update_one(job: _Job, note: str) -> UpdateResult:
             job.service, repo, UpdateOutcome.REFUSED, recorded.commit, reason=reason
         )
     ref = target_ref(template)
-    same = same_version(recorded.src, recorded.commit, ref, job.known)
+    same = same_version(template.location, recorded.commit, ref, job.known)
     answers = changed_answers(recorded, job.answers)
     if same and not answers:
         # Copier records the new version even when it leaves conflicts: they are still there.
@@ -217,7 +219,7 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
     scratch = staged_files(staging)
     try:
         scratch_copy(repo, scratch)
-        manifest = copier_update(scratch, job.answers, ref)
+        manifest = copier_update(scratch, job.answers, ref, job.options.template)
         change, status = scratch_changes(scratch, repo)
         files = tuple(path for _, path in status)
         conflicts = repository.conflicts(scratch, status)
@@ -240,7 +242,9 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
     return UpdateResult(job.service, repo, UpdateOutcome.UPDATED, version, files)
 
 
-def copier_update(repo: Path, answers: Answers, ref: str) -> str:
+def copier_update(
+    repo: Path, answers: Answers, ref: str, template: TemplateSource | None = None
+) -> str:
     """`copier update` of one repository with the given answers, no questions asked.
 
     Returns the manifest of the clean render of the new version Copier makes on the way, so
@@ -251,7 +255,7 @@ def copier_update(repo: Path, answers: Answers, ref: str) -> str:
     from jinja2 import TemplateError
     from plumbum.commands.processes import ProcessExecutionError
 
-    from generator.fleet.copier_worker import UpdateWorker, on_new_copy
+    from generator.fleet.copier_worker import UpdateWorker, on_new_copy, read_from
 
     failures = (
         CopierError,
@@ -261,6 +265,8 @@ def copier_update(repo: Path, answers: Answers, ref: str) -> str:
         ValueError,
         OSError,
     )
+    if template is not None and template.clone_from:
+        read_from(template.src, template.clone_from)  # the recorded URL, read from the cache
     manifests: list[str] = []
     hook = on_new_copy.set(lambda rendered: manifests.append(manifest_text(rendered)))
     try:

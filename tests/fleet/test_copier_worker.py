@@ -18,7 +18,12 @@ from copier._subproject import Subproject
 from copier._template import Template
 
 from generator.fleet import copier_worker
-from generator.fleet.copier_worker import FleetWorker, SharedSubproject, UpdateWorker
+from generator.fleet.copier_worker import (
+    CachedTemplate,
+    FleetWorker,
+    SharedSubproject,
+    UpdateWorker,
+)
 
 COPIER = version("copier")
 REVIEW = "review generator/fleet/copier_worker.py before upgrading"
@@ -34,6 +39,9 @@ OVERRIDES = [
     (UpdateWorker, Worker, "_git_commit", "function"),
     (SharedSubproject, Subproject, "_raw_answers", property),
     (SharedSubproject, Subproject, "template", functools.cached_property),
+    (CachedTemplate, Template, "url_expanded", functools.cached_property),
+    (CachedTemplate, Template, "vcs", functools.cached_property),
+    (CachedTemplate, Template, "commit", functools.cached_property),
 ]
 
 
