@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
@@ -18,6 +19,7 @@ from jsonschema.exceptions import ValidationError
 from generator.catalog.text import (
     CHARACTERS,
     REPO_PATTERN,
+    SYNTAX,
     TEXT_PATTERN,
     TEXT_RULE,
     forbidden_character,
@@ -259,7 +261,8 @@ def describe_schema_error(error: ValidationError) -> str:
         found = forbidden_character(value)
         if found:
             return f"{found} is not allowed: {found.why}"
-        return f"{_shown(value)} is not accepted: {TEXT_RULE}"
+        syntax = re.search(SYNTAX, value)
+        return f"{_shown(value, syntax.start() if syntax else 0)} is not accepted: {TEXT_RULE}"
     if kind in ("not", "anyOf", "oneOf") and "description" in schema:
         return f"{_shown(value)} is not accepted: {schema['description']}"
     return str(error.message)
@@ -269,8 +272,12 @@ def _is_text_rule(rule: object) -> bool:
     return isinstance(rule, dict) and rule.get("pattern") in (TEXT_PATTERN, CHARACTERS)
 
 
-def _shown(value: object, limit: int = 80) -> str:
-    """`show(value)`, cut short for a long string: a message stays one readable line."""
-    if isinstance(value, str) and len(value) > limit:
-        return f"{show(value[: limit - 20])}... ({len(value):,} characters)"
-    return show(value)
+def _shown(value: object, at: int = 0) -> str:
+    """`show(value)`, cut short around `at` for a long string: a message stays one readable
+    line and still shows the part that is wrong."""
+    if not isinstance(value, str) or len(value) <= 80:
+        return show(value)
+    start = max(0, at - 30)
+    end = start + 60
+    before, after = "..." if start else "", "..." if end < len(value) else ""
+    return f"{before}{show(value[start:end])}{after} ({len(value):,} characters)"

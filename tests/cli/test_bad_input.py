@@ -160,6 +160,10 @@ CASES: dict[str, tuple[int, list[str]]] = {
     "catalog_description_template": (BAD_INPUT, [
         f"catalog_description_template.yaml:4:14: error: description: 'The {{{{ platform }}}} platform' is not accepted: {TEXT}",
     ]),
+    # A long value is cut around what is refused, so the message still shows it.
+    "description_long_template": (BAD_INPUT, [
+        f"description_long_template.yaml:13:18: error: services.api.description: ...'s per key and audit logs; see {{{{ docs_url }}}} for more' (123 characters) is not accepted: {TEXT}",
+    ]),
     "template_ref_newline": (BAD_INPUT, [
         "template_ref_newline.yaml:5:15: error: template.ref: U+000A (LINE FEED) at character 7 is not allowed: catalog text is one line",
     ]),
