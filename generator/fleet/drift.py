@@ -33,6 +33,7 @@ from generator.fleet.template import (
     same_source,
     template_version,
 )
+from generator.fleet.workspace import require_workspace
 from generator.parallel import in_parallel
 
 
@@ -102,6 +103,7 @@ def drift(
     progress: Callable[[DriftResult], None] | None = None,
 ) -> DriftReport:
     """Compare the services' repositories under `options.root` with their renders."""
+    require_workspace(options.root)
     jobs = [
         _Job(
             sid,

@@ -49,7 +49,7 @@ from generator.fleet.template import (
     same_version,
     target_ref,
 )
-from generator.fleet.workspace import Workspace, run_files
+from generator.fleet.workspace import Workspace, require_workspace, run_files
 from generator.parallel import in_parallel
 
 
@@ -124,6 +124,7 @@ def update(
     """Update the services' repositories under `options.root`; every answer is validated first."""
     services = select_services(catalog, names)
     answers = {sid: service_answers(catalog, sid) for sid in services}
+    require_workspace(options.root)
     require_writable_template(options.template, dry_run=options.dry_run)
     known = known_revisions(options.template)
     jobs = [_Job(sid, answers[sid], catalog.services[sid].repo, options, known) for sid in services]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.errors import LockedError, WriteError
+from generator.errors import LockedError, UsageError, WriteError
 from generator.files import write_atomically
 
 STATE_DIR = ".fleetform"
@@ -66,7 +66,8 @@ class Workspace:
 
         A run killed outright cannot remove them; the next run finds them unlocked and does.
         """
-        folder = self.state / "tmp" / f"{os.getpid()}-{secrets.token_hex(4)}"
+        # Absolute: Copier and git run in other directories than this process.
+        folder = (self.state / "tmp").resolve() / f"{os.getpid()}-{secrets.token_hex(4)}"
         lock = folder.with_suffix(".lock")
         previous = tempfile.tempdir
         # The lock first: a folder whose lock nobody holds is a dead run's.
@@ -131,6 +132,19 @@ class Workspace:
         """Hold `repo`'s lock, waiting up to `wait` seconds; LockedError naming the holder."""
         with hold(self.state / "locks" / f"{key(repo)}.lock", what=repo, wait=wait):
             yield
+
+
+def require_workspace(root: Path) -> None:
+    """One line (UsageError, exit 2) for a workspace that is not there, before any of its
+    repositories is looked at; what cannot be written is `Workspace.open`'s to say."""
+    try:
+        root.stat()
+    except FileNotFoundError:
+        raise UsageError(
+            message=f"no workspace at {root} (fleetform generate -w {root} creates one)"
+        ) from None
+    except OSError:
+        return
 
 
 def run_files(root: Path, *, dry_run: bool) -> contextlib.AbstractContextManager[object]:

@@ -141,12 +141,6 @@ def test_generate_into_a_workspace_below_a_read_only_folder(
 # ------------------------------------------------------------------ update -w
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="generator/fleet/update.py opens (creates) the workspace, then refuses each"
-    " repository on a line of its own with exit 1; it should refuse a root that is not a"
-    " directory once, exit 2, before Workspace.open creates anything",
-)
 def test_update_of_a_missing_workspace(catalog: Path, tmp_path: Path) -> None:
     before = snapshot(tmp_path)
     done = run(tmp_path, "update", "-c", catalog.name, "-w", "missing")

@@ -2,10 +2,10 @@
 strace chooses: the summary says what happened, the exit code too, and no repository is left
 half written.
 
-strace counts per process. Tracing the main process only, its second process spawn is the
-start of the second worker: SIGTERM (or SIGINT) arrives with two jobs handed out. Tracing every
-process with `-P REPO`, the first process that touches one repository's path (the worker
-rendering it) is SIGKILLed there, before it writes anything.
+strace counts per process and per syscall. Tracing the main process only, its second
+`clone` is the start of the second worker: SIGTERM (or SIGINT) arrives with two jobs handed
+out. Tracing every process with `-P REPO`, the first process that touches one repository's
+path (the worker rendering it) is SIGKILLed there, before it writes anything.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ def strace() -> str:
 
 
 def generate_under(
-    tracing: list[str], catalog: Path, out: Path
+    tracing: list[str], catalog: Path, out: Path, log: str = "/dev/null"
 ) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "generator", "generate", "-c", str(catalog), "-o", str(out)]
     return subprocess.run(
-        [strace(), "-o", "/dev/null", *tracing, *command, "-j", "2", *NAMES],
+        [strace(), "-o", log, *tracing, *command, "-j", "2", *NAMES],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -68,7 +68,9 @@ def test_a_signal_finishes_the_repositories_in_flight_and_exits_128_plus_it(
 ) -> None:
     catalog, out = catalog_at(template_repo, tmp_path / "catalog.yaml"), tmp_path / "out"
     name = signum.name.removeprefix("SIG")
-    inject = ["-e", f"trace={SPAWNS}", "-e", f"inject={SPAWNS}:signal={name}:when=2"]
+    # strace counts each syscall on its own: the main process starts git with vfork for its
+    # checks before the pool, and each worker with a clone; the 2nd clone is the 2nd worker.
+    inject = ["-e", f"trace={SPAWNS}", "-e", f"inject=clone:signal={name}:when=2"]
     done = generate_under(inject, catalog, out)
 
     assert done.returncode == 128 + signum, done.stderr

@@ -196,3 +196,18 @@ def test_generate_needs_a_destination(run: Callable[..., Result], small_catalog:
     result = run("generate", "-c", small_catalog)
     assert result.exit_code == 2
     assert "give --workspace WORKSPACE or --out OUT" in result.stderr
+
+
+def test_a_relative_workspace_or_preview_folder_works(
+    template_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Callable[..., Result]
+) -> None:
+    """`make generate` passes `-o build/services`: Copier and git run elsewhere, so every
+    path fleetform hands them (its temporary folder included) must be absolute."""
+    catalog_at(template_repo, tmp_path / "catalog.yaml")
+    monkeypatch.chdir(tmp_path)
+    for flag, folder in (("-o", "out"), ("-w", "ws")):
+        result = run("generate", "-c", "catalog.yaml", flag, folder, "agent-chat", "--jobs", "1")
+        assert result.exit_code == 0, result.output
+        assert (
+            tmp_path / folder / "common_npm" / "agent-chat" / "infrastructure" / "Dockerfile"
+        ).is_file()
