@@ -1,12 +1,15 @@
 """Fault injection: `fleetform generate` and `update` of one repository, killed at each of
 their process spawns, then run again.
 
-`strace -e inject=clone,clone3,vfork,fork:signal=SIG:when=N` (Debian's strace, installed by
-scripts/engine.sh) delivers SIG to the fleetform process itself at its N-th spawn (only that
-process is traced, `-j 1` keeps the work in it). After every kill the repository must be as
-it was or as a complete run leaves it (files, bytes and modes); after the rerun it must be
-exactly what a run never killed leaves: files, git index and status, the owner's committed
-edit, no journal, staging, temporary files or index.lock left.
+`strace -e inject=SYSCALL:signal=SIG:when=N` (Debian's strace, installed by
+scripts/test-deps.sh) delivers SIG to the fleetform process itself at its N-th call of SYSCALL
+(only that process is traced, `-j 1` keeps the work in it). strace counts each syscall on
+its own, so each spawning syscall is swept on its own: vfork starts git, clone a thread.
+
+After every kill the repository must be as it was or as a complete run leaves it (files,
+bytes and modes); after the rerun it must be exactly what a run never killed leaves: files,
+git index and status, the owner's committed edit, no journal, staging, temporary files or
+index.lock left.
 
 `make test` samples the spawn points (SAMPLES[signal] of them, first and last included);
 `make test-faults` (FLEETFORM_FAULTS=all) sweeps every one, for both signals.
@@ -32,6 +35,7 @@ SERVICE = "agent-chat"
 REPO = "common_npm/agent-chat"
 OWN_LINE = "# the owners' own first line"
 SAMPLES = {"KILL": 5, "TERM": 2}
+SIGNALS = {"KILL": 9, "TERM": 15}
 ALL = os.environ.get("FLEETFORM_FAULTS") == "all"
 STRACE = shutil.which("strace")
 SPAWNS = "clone,clone3,vfork,fork"
@@ -55,15 +59,13 @@ def run(argv: list[str], tmp: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT, check=False)
 
 
-def spawn_points(argv: list[str], tmp: Path, log: Path) -> int:
-    """How many processes the command starts itself (strace counting only, no fault)."""
-    assert STRACE, "strace is missing: scripts/engine.sh installs it (Debian package strace)"
+def spawn_points(argv: list[str], tmp: Path, log: Path) -> dict[str, int]:
+    """How often the command calls each spawning syscall itself (strace counting, no fault)."""
+    assert STRACE, "strace is missing: scripts/test-deps.sh installs it (Debian package strace)"
     result = run([STRACE, "-qq", "-o", str(log), "-e", f"trace={SPAWNS}", *argv], tmp)
     assert result.returncode in (0, 1), result.stderr
-    calls = [
-        line for line in log.read_text().splitlines() if line.split("(")[0] in SPAWNS.split(",")
-    ]
-    return len(calls)
+    names = [line.split("(")[0] for line in log.read_text().splitlines()]
+    return {name: names.count(name) for name in SPAWNS.split(",") if name in names}
 
 
 def points(total: int, samples: int) -> list[int]:
@@ -73,9 +75,11 @@ def points(total: int, samples: int) -> list[int]:
     return sorted({round(1 + i * step) for i in range(samples)})
 
 
-def killed(argv: list[str], at: int, signal: str, tmp: Path) -> subprocess.CompletedProcess[str]:
+def killed(
+    argv: list[str], syscall: str, at: int, signal: str, tmp: Path
+) -> subprocess.CompletedProcess[str]:
     assert STRACE
-    inject = f"inject={SPAWNS}:signal={signal}:when={at}"
+    inject = f"inject={syscall}:signal={signal}:when={at}"
     return run(
         [STRACE, "-qq", "-o", "/dev/null", "-e", f"trace={SPAWNS}", "-e", inject, *argv], tmp
     )
@@ -161,15 +165,20 @@ def sweep(case: Case, base: Path, signal: str) -> None:
     counting, counting_tmp = base / f"count-{signal}", base / f"count-{signal}-tmp"
     shutil.copytree(case.workspace, counting, symlinks=True)
     counting_tmp.mkdir()
-    total = spawn_points(case.argv(counting), counting_tmp, base / f"spawns-{signal}.log")
-    assert total > 3, f"only {total} spawns: is strace tracing the right process?"
-    for at in points(total, SAMPLES[signal]):
-        workspace, tmp = base / f"{signal}-{at}", base / f"{signal}-{at}-tmp"
+    counts = spawn_points(case.argv(counting), counting_tmp, base / f"spawns-{signal}.log")
+    assert counts.get("vfork", 0) > 3, f"{counts}: is strace tracing the right process?"
+    kills = [(name, at) for name, total in counts.items() for at in points(total, SAMPLES[signal])]
+    for syscall, at in kills:
+        total = counts[syscall]
+        workspace, tmp = base / f"{signal}-{syscall}-{at}", base / f"{signal}-{syscall}-{at}-tmp"
         tmp.mkdir()
         shutil.copytree(case.workspace, workspace, symlinks=True)
         repo = workspace / REPO
-        first = killed(case.argv(workspace), at, signal, tmp)
-        where = f"{signal} at spawn {at} of {total}"
+        first = killed(case.argv(workspace), syscall, at, signal, tmp)
+        where = f"{signal} at {syscall} {at} of {total}"
+        # strace ends as its tracee did: killed by the signal, or exit 128+N when handled.
+        stopped = (-SIGNALS[signal], 128 + SIGNALS[signal])
+        assert first.returncode in stopped, f"{where}: no fault:\n{first.stdout}"
         assert "Traceback" not in first.stderr, f"{where}:\n{first.stderr}"
         assert snapshot(repo) in (case.before, case.after), f"{where}: a half-written repository"
         again = run(case.argv(workspace), tmp)
