@@ -362,12 +362,6 @@ def test_docker_reads_the_labels_back_as_written(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="template/infrastructure/helm/Chart.yaml.jinja writes description and owner with"
-    " Jinja's `tojson`, which spells an emoji as the surrogate pair \\ud83d\\ude80 that YAML"
-    " refuses (helm: invalid Unicode character escape code); q.yaml() keeps it as is",
-)
 def test_an_emoji_in_text_passes_every_validator(template_repo: Path, tmp_path: Path) -> None:
     catalog_path = tmp_path / "catalog.yaml"
     catalog_path.write_text(
