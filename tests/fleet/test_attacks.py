@@ -236,3 +236,15 @@ def test_an_alias_bomb_in_the_answers_file_is_refused_at_once(scene: Scene) -> N
         result = fleetform(command, "-c", scene.catalog, "-w", scene.workspace, SERVICE)
         assert result.exit_code == 1, result.output
         assert "a YAML alias bomb?" in result.stdout
+
+
+def test_a_rendered_path_that_is_a_directory_in_the_repository_refuses_it(scene: Scene) -> None:
+    dockerfile = scene.repo / "infrastructure" / "Dockerfile"
+    dockerfile.unlink()
+    dockerfile.mkdir()
+    (dockerfile / "kept").write_text("the owners' file\n")
+    for args in ((), ("--backup",)):
+        result = scene.generate(*args)
+        assert result.exit_code == 1, result.output
+        assert "'infrastructure/Dockerfile' is a directory in the repository" in result.stdout
+        assert (dockerfile / "kept").read_text() == "the owners' file\n"
