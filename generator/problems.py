@@ -56,8 +56,9 @@ class Problem:
     def as_dict(self) -> dict[str, object]:
         return {
             "path": self.location.path,
-            "line": self.location.line,
-            "col": self.location.col,
+            # Unknown positions are null, not 0: no editor line is 0.
+            "line": self.location.line or None,
+            "col": (self.location.col or None) if self.location.line else None,
             "severity": self.severity.value,
             "message": self.message,
         }

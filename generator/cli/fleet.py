@@ -9,14 +9,17 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from generator.catalog.model import Runtime, Tier
 from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
     default_catalog,
     exit_for,
+    format_option,
     jobs_option,
     out_option,
+    quiet_option,
     services_argument,
     workspace_option,
 )
@@ -39,12 +42,14 @@ ResultT = TypeVar("ResultT")
 @services_argument
 @jobs_option("Services rendered in parallel (default: the number of cores).")
 @click.option("--dry-run", is_flag=True, help="Write nothing; list what would change.")
-@click.option("--diff", is_flag=True, help="With --dry-run (or alone): print unified diffs.")
+@click.option("--diff", is_flag=True, help="With --dry-run: print unified diffs.")
 @click.option(
     "--backup",
     is_flag=True,
     help="Overwrite files fleetform did not write, keeping each as <file>.pre-fleetform.",
 )
+@format_option
+@quiet_option
 @click.pass_context
 def generate_command(
     ctx: click.Context,
@@ -56,15 +61,19 @@ def generate_command(
     dry_run: bool,
     diff: bool,
     backup: bool,
+    output_format: str,
+    quiet: bool,
 ) -> None:
     """Render every generated service (or SERVICES) into its repository."""
+    if diff and not dry_run:
+        raise click.UsageError("--diff goes with --dry-run (a diff of what a run would write)")
     if workspace and out:
         raise click.UsageError("give either --workspace or --out, not both")
     root = workspace or out
     if root is None:
         raise click.UsageError("give --workspace WORKSPACE or --out OUT")
     from generator.fleet.generate import GenerateOptions, generate
-    from generator.fleet.report import generate_summary
+    from generator.fleet.report import generate_json, generate_summary
     from generator.fleet.template import catalog_template
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
@@ -77,10 +86,12 @@ def generate_command(
         backup=backup,
         preview=out is not None,
     )
-    report = with_progress(catalog, services, partial(generate, catalog, services, options))
+    run = partial(generate, catalog, services, options)
+    report = with_progress(catalog, services, run, quiet=quiet)
     for warning in report.warnings:
         click.echo(f"fleetform: warning: {warning}", err=True)
-    click.echo(generate_summary(report), nl=False)
+    render = generate_json if output_format == "json" else generate_summary
+    click.echo(render(report), nl=False)
     exit_for(ctx, report.ok, interrupted=report.interrupted)
 
 
@@ -91,6 +102,7 @@ def generate_command(
 @click.option(
     "--runtime",
     required=True,
+    metavar=f"[{'|'.join(r.value for r in Runtime)}]",
     help="node, python or model (rendered); image or ddev (catalogued only).",
 )
 @click.option("--port", type=int, default=None, help="Default: the group's lowest free port.")
@@ -102,7 +114,12 @@ def generate_command(
     help="A service it needs; repeat (or separate with commas) for more.",
 )
 @click.option("--description", default=None, help="One line on what it does.")
-@click.option("--resources", metavar="TIER", default=None, help="small, medium, large, xlarge.")
+@click.option(
+    "--resources",
+    metavar=f"[{'|'.join(tier.value for tier in Tier)}]",
+    default=None,
+    help="Its resource tier (default: the runtime's).",
+)
 @click.option("--gpu", type=int, default=None, help="GPUs per replica (default: 1 for model).")
 @click.option("--image", default=None, help="What an image service runs, e.g. nginx:1.27.")
 @click.option("--repo", default=None, help="Its repository in the workspace (default: SERVICE).")
@@ -141,7 +158,6 @@ def new_command(
     Comments, order, quoting and indentation of the catalog are kept; the edited catalog is
     validated before it replaces the file, so bad input writes nothing (exit 2).
     """
-    from generator.catalog.model import Runtime
     from generator.fleet.new import NewService, new_service
 
     roots = [root for root in (workspace, out) if root is not None]
@@ -199,6 +215,8 @@ def _print_new(
 @click.option(
     "--dry-run", is_flag=True, help="Write nothing; list the repositories that would update."
 )
+@format_option
+@quiet_option
 @click.pass_context
 def update_command(
     ctx: click.Context,
@@ -208,10 +226,12 @@ def update_command(
     vcs_ref: str | None,
     jobs: int,
     dry_run: bool,
+    output_format: str,
+    quiet: bool,
 ) -> None:
     """`copier update` every generated repository (or SERVICES) to the template ref with the
     catalog's answers; conflicts are left inline for the owners, nothing is committed."""
-    from generator.fleet.report import update_summary
+    from generator.fleet.report import update_json, update_summary
     from generator.fleet.template import catalog_template
     from generator.fleet.update import UpdateOptions, update
 
@@ -223,8 +243,10 @@ def update_command(
         jobs=jobs,
         dry_run=dry_run,
     )
-    report = with_progress(catalog, services, partial(update, catalog, services, options))
-    click.echo(update_summary(report), nl=False)
+    report = with_progress(
+        catalog, services, partial(update, catalog, services, options), quiet=quiet
+    )
+    click.echo((update_json if output_format == "json" else update_summary)(report), nl=False)
     exit_for(ctx, report.ok, interrupted=report.interrupted)
 
 
@@ -233,6 +255,8 @@ def update_command(
 @workspace_option()
 @services_argument
 @jobs_option()
+@format_option
+@quiet_option
 @click.pass_context
 def drift_command(
     ctx: click.Context,
@@ -240,28 +264,32 @@ def drift_command(
     workspace: Path,
     services: tuple[str, ...],
     jobs: int,
+    output_format: str,
+    quiet: bool,
 ) -> None:
     """Which repositories differ from what their recorded template version renders with the
     catalog's answers (and which are behind the newest template tag); writes nothing."""
     from generator.fleet.drift import DriftOptions, drift
-    from generator.fleet.report import drift_summary
+    from generator.fleet.report import drift_json, drift_summary
     from generator.fleet.template import catalog_template
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
     options = DriftOptions(root=workspace, template=catalog_template(catalog), jobs=jobs)
-    report = with_progress(catalog, services, partial(drift, catalog, services, options))
-    click.echo(drift_summary(report), nl=False)
+    report = with_progress(
+        catalog, services, partial(drift, catalog, services, options), quiet=quiet
+    )
+    click.echo((drift_json if output_format == "json" else drift_summary)(report), nl=False)
     exit_for(ctx, report.ok, interrupted=report.interrupted)
 
 
 def with_progress(
-    catalog: Catalog, services: Sequence[str], run: Callable[..., ResultT]
+    catalog: Catalog, services: Sequence[str], run: Callable[..., ResultT], *, quiet: bool
 ) -> ResultT:
-    """Run a fleet command with the progress line on stderr: `run(progress=step)`."""
+    """Run a fleet command with its progress on stderr: `run(progress=step)`."""
     from generator.catalog.selection import select_services
     from generator.fleet.report import ProgressLine
 
-    progress = ProgressLine(total=len(select_services(catalog, services)))
+    progress = ProgressLine(total=len(select_services(catalog, services)), quiet=quiet)
     try:
         return run(progress=progress.step)
     finally:

@@ -45,6 +45,9 @@ project_option = click.option(
 )
 
 services_argument = click.argument("services", nargs=-1)
+quiet_option = click.option(
+    "-q", "--quiet", is_flag=True, help="Only the summary: no line per repository as it finishes."
+)
 
 
 def workspace_option(

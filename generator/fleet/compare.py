@@ -72,15 +72,19 @@ def _fleetforms(repo: Path, name: str, recorded: str) -> bool:
     return kind(target) == "file" and digest_in_repository(target) == recorded
 
 
-def unified_diff(changes: FileChanges, rendered: Path, repo: Path) -> str:
+def unified_diff(changes: FileChanges, rendered: Path, repo: Path, label: str = "") -> str:
+    """`git diff`-style text of what a write would do: paths under `label` (the repository's
+    path in the workspace), `/dev/null` for a file created or removed."""
+    prefix = f"{label.strip('/')}/" if label else ""
     chunks: list[str] = []
     for name in (*changes.created, *changes.changed, *changes.foreign):
         old = _lines(repo / name)
         new = (rendered / name).read_text(errors="replace").splitlines()
-        chunks.extend(difflib.unified_diff(old, new, f"a/{name}", f"b/{name}", lineterm=""))
+        before = "/dev/null" if name in changes.created else f"a/{prefix}{name}"
+        chunks.extend(difflib.unified_diff(old, new, before, f"b/{prefix}{name}", lineterm=""))
     for name in changes.removed:
         old = _lines(repo / name)
-        chunks.extend(difflib.unified_diff(old, [], f"a/{name}", "/dev/null", lineterm=""))
+        chunks.extend(difflib.unified_diff(old, [], f"a/{prefix}{name}", "/dev/null", lineterm=""))
     return "\n".join(chunks) + ("\n" if chunks else "")
 
 

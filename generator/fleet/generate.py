@@ -176,7 +176,7 @@ def _apply(
     options = job.options
     files = rendered_files(rendered)
     changes = compare(files, rendered, repo)
-    diff = unified_diff(changes, rendered, repo) if options.diff else ""
+    diff = unified_diff(changes, rendered, repo, job.repo_name) if options.diff else ""
     if changes.foreign and not options.backup:
         reason = "would overwrite files fleetform did not write: " + ", ".join(changes.foreign)
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, changes, reason, diff)

@@ -62,4 +62,3 @@ def _check(catalog: Catalog, service_id: str, *, writes: bool) -> None:
         service_answers(catalog, service_id)
         if writes:
             require_writable_template(catalog_template(catalog))
-

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
+from pathlib import Path
 from typing import Protocol, TextIO
 
 from generator.fleet.drift import DriftOutcome, DriftReport, DriftResult
@@ -24,20 +27,38 @@ class Finished(Protocol):
 
 
 class ProgressLine:
-    """`[12/23] agent-chat updated` on one rewritten stderr line, only when it is a terminal."""
+    """A line per repository as it finishes (`[12/23] agent-chat: updated`) on stderr and, on
+    a terminal, a live counter below them (done/total, elapsed); `quiet`: nothing at all."""
 
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO | None = None,
+        *,
+        quiet: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total = total
         self.done = 0
         self.stream = stream or sys.stderr
-        self.live = self.stream.isatty()
+        self.quiet = quiet
+        self.live = not quiet and self.stream.isatty()
+        self.clock = clock
+        self.started = clock()
 
     def step(self, result: Finished) -> None:
         self.done += 1
+        if self.quiet:
+            return
+        width = len(str(self.total))
+        line = f"[{self.done:>{width}}/{self.total}] {result.service}: {result.outcome.value}"
         if self.live:
-            text = f"[{self.done}/{self.total}] {result.service} {result.outcome.value}"
-            self.stream.write(f"\r\x1b[2K{text}")
-            self.stream.flush()
+            elapsed = self.clock() - self.started
+            counter = f"{self.done}/{self.total} done, {elapsed:.0f}s, last: {result.service}"
+            self.stream.write(f"\r\x1b[2K{line}\n{counter}")
+        else:
+            self.stream.write(f"{line}\n")
+        self.stream.flush()
 
     def close(self) -> None:
         if self.live and self.done:
@@ -192,3 +213,103 @@ def _drift_files_cell(result: DriftResult) -> str:
     c = result.changes
     count = len(c.created) + len(c.changed) + len(c.foreign) + len(c.removed)
     return f"{count} differ" if count else "-"
+
+
+# ------------------------------------------------------------------ JSON (--format json)
+# One shape for every fleet command (schemas/fleet-result.schema.json): the run, then one
+# object per repository with its service, path, outcome, template, files by state, messages.
+
+
+def generate_json(report: GenerateReport) -> str:
+    repositories = [
+        _repository(
+            r.service,
+            r.repo,
+            _result_word(r, report.dry_run),
+            None,
+            _files(r.changes, ("created", "changed", "unchanged", "removed", "foreign")),
+            [r.note, r.reason, *(f"kept the original as {b}" for b in r.backups)],
+        )
+        for r in report.results
+    ]
+    return _run_json("generate", report, repositories, warnings=list(report.warnings))
+
+
+def update_json(report: UpdateReport) -> str:
+    repositories = []
+    for r in report.results:
+        before, _, after = r.version.partition(" -> ")
+        template: dict[str, object] = {"from": before or None, "to": after or before or None}
+        files = {"changed": list(r.files), "conflicts": list(r.conflicts)}
+        repositories.append(
+            _repository(r.service, r.repo, r.outcome.value, template, files, [r.note, r.reason])
+        )
+    return _run_json("update", report, repositories)
+
+
+# drift's file states in JSON: key -> FileChanges attribute (the text labels above).
+_DRIFT_STATES = {
+    "missing": "created",
+    "catalog_changed": "changed",
+    "edited": "foreign",
+    "no_longer_rendered": "removed",
+}
+
+
+def drift_json(report: DriftReport) -> str:
+    repositories = []
+    for r in report.results:
+        version = r.version
+        template: dict[str, object] | None = None
+        if version is not None:
+            template = {
+                "recorded": version.recorded,
+                "newest": version.newest,
+                "behind": version.behind,
+            }
+        files = {key: sorted(getattr(r.changes, name)) for key, name in _DRIFT_STATES.items()}
+        repositories.append(
+            _repository(r.service, r.repo, r.outcome.value, template, files, [r.reason])
+        )
+    return _run_json("drift", report, repositories)
+
+
+def _repository(
+    service: str,
+    repo: Path,
+    outcome: str,
+    template: dict[str, object] | None,
+    files: dict[str, list[str]],
+    messages: Sequence[str],
+) -> dict[str, object]:
+    return {
+        "service": service,
+        "repository": str(repo),
+        "outcome": outcome,
+        "template": template,
+        "files": files,
+        "messages": [m for m in messages if m],
+    }
+
+
+def _files(changes: object, states: Sequence[str]) -> dict[str, list[str]]:
+    return {state: list(getattr(changes, state)) for state in states}
+
+
+def _run_json(
+    command: str,
+    report: GenerateReport | UpdateReport | DriftReport,
+    repositories: list[dict[str, object]],
+    *,
+    warnings: Sequence[str] = (),
+) -> str:
+    interrupted = report.interrupted
+    payload = {
+        "command": command,
+        "ok": report.ok,
+        "interrupted": signal.Signals(interrupted).name if interrupted else None,
+        "not_started": list(report.not_started),
+        "warnings": list(warnings),
+        "repositories": repositories,
+    }
+    return json.dumps(payload, indent=2) + "\n"

@@ -447,13 +447,13 @@ _LINE = re.compile(
 
 
 def parse_line(text: str) -> dict[str, object]:
-    """A problem line as the JSON reporter gives it (no position: line and col 0)."""
+    """A problem line as the JSON reporter gives it (no position: line and col null)."""
     match = _LINE.match(text)
     assert match, f"not a problem line: {text!r}"
     return {
         "path": match["path"],
-        "line": int(match["line"] or 0),
-        "col": int(match["col"] or 0),
+        "line": int(match["line"]) if match["line"] else None,
+        "col": int(match["col"]) if match["col"] else None,
         "severity": match["severity"],
         "message": match["message"],
     }

@@ -101,7 +101,9 @@ def test_dry_run_writes_nothing_and_lists_what_would_change(
     assert result.exit_code == 0
     assert snapshot(repo.parent.parent) == before
     assert "agent-chat  would be updated  1 new, 33 unchanged" in result.stdout
-    assert "+++ b/infrastructure/docker-compose.yml" in result.stdout
+    assert "--- /dev/null\n+++ b/common_npm/agent-chat/infrastructure/docker-compose.yml" in (
+        result.stdout
+    )
     assert makefile.read_text() == fleetform_wrote
 
 

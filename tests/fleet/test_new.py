@@ -195,8 +195,16 @@ def test_a_port_that_is_taken_or_out_of_range_is_refused(
         ("vision", ["--runtime", "model", "--gpu", "0"], "a model service needs --gpu 1 or more"),
         ("billing", ["--runtime", "java"], "unknown runtime 'java' (one of node, python, model,"),
         ("billing", ["--resources", "huge"], "unknown resources tier 'huge'"),
-        ("billing", ["--description", "{{ cookiecutter }}"], "is not accepted: free text"),
-        ("billing", ["--repo", "../elsewhere"], "is not a relative path inside the workspace"),
+        (
+            "billing",
+            ["--description", "{{ cookiecutter }}"],
+            "is not accepted: Free text without template or shell syntax",
+        ),
+        (
+            "billing",
+            ["--repo", "../elsewhere"],
+            "is not a normalised relative path inside the workspace",
+        ),
     ],
     ids=[
         "duplicate",
