@@ -8,6 +8,7 @@
 | `parallel` | worker pools, one job per service |
 | `git` | the one way git is run |
 | `files` | writing a file in one step: readers see the old one or the new one |
+| `conflicts` | merge conflict markers left in a file |
 | `resources` | where the bundled catalog, schemas and template are |
 | `catalog/` | catalog.yaml -> `Catalog`, and what follows from it alone (rules, ports, graph) |
 | `fleet/` | catalog -> answers -> Copier -> the repositories (generate, new, update, drift) |

@@ -15,7 +15,17 @@ import pytest
 from tests.helpers import ROOT
 
 PACKAGE = ROOT / "generator"
-LEAVES = {"errors", "problems", "yamlfile", "parallel", "git", "files", "resources", "__init__"}
+LEAVES = {
+    "errors",
+    "problems",
+    "yamlfile",
+    "parallel",
+    "git",
+    "files",
+    "conflicts",
+    "resources",
+    "__init__",
+}
 LAYERS = {"leaves": 0, "catalog": 1, "fleet": 2, "stack": 3, "cli": 4, "__main__": 4}
 SUBPACKAGES = ("catalog", "fleet", "stack", "stack/standin", "verify", "cli", "resources")
 

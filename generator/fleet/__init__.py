@@ -18,5 +18,6 @@
 | `new` | add a service to the catalog, then render it |
 | `update` | `copier update` across the workspace, clean trees only, never committing |
 | `drift` | which repositories differ from what their recorded version renders |
+| `orphans` | repositories fleetform generated for services no longer in the catalog |
 | `report` | the text of the fleet commands: progress line and closing tables |
 """

@@ -18,12 +18,14 @@ from pathlib import Path
 
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
+from generator.conflicts import marker_lines
 from generator.errors import AnswersFileError, RenderError, UnsafePathError
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.compare import FileChanges, compare
-from generator.fleet.confine import repository_dir
+from generator.fleet.confine import read_regular, repository_dir
 from generator.fleet.copier_worker import rendering_recorded_versions
 from generator.fleet.manifest import rendered_files
+from generator.fleet.orphans import orphaned
 from generator.fleet.recorded import ANSWERS_FILE, read_recorded
 from generator.fleet.render import render_service
 from generator.fleet.template import (
@@ -59,6 +61,7 @@ class DriftResult:
     version: TemplateVersion | None = None
     changes: FileChanges = field(default_factory=FileChanges)
     reason: str = ""
+    conflicts: tuple[str, ...] = ()  # edited files that hold committed conflict markers
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,14 @@ class DriftReport:
     results: list[DriftResult]
     interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
     not_started: tuple[str, ...] = ()
+    orphans: tuple[str, ...] = ()  # repositories of services no longer in the catalog
 
     @property
     def ok(self) -> bool:
-        return self.interrupted is None and all(
-            r.outcome is DriftOutcome.IN_SYNC for r in self.results
+        return (
+            self.interrupted is None
+            and not self.orphans
+            and all(r.outcome is DriftOutcome.IN_SYNC for r in self.results)
         )
 
 
@@ -125,6 +131,7 @@ def drift(
         sorted(run.results, key=lambda r: r.service),
         run.interrupted,
         tuple(job.service for job in run.not_started(jobs)),
+        orphans=() if names else orphaned(catalog, options.root),
     )
 
 
@@ -175,4 +182,5 @@ def drift_one(job: _Job) -> DriftResult:
     )
     differs = changes.created or changes.changed or changes.foreign or changes.removed
     outcome = DriftOutcome.DRIFTED if differs else DriftOutcome.IN_SYNC
-    return DriftResult(job.service, repo, outcome, version, changes)
+    conflicts = tuple(f for f in changes.foreign if marker_lines(read_regular(repo / f) or b""))
+    return DriftResult(job.service, repo, outcome, version, changes, conflicts=conflicts)

@@ -24,6 +24,7 @@ from generator.fleet.apply import BACKUP_SUFFIX, Change, apply, recover, staged_
 from generator.fleet.compare import FileChanges, compare, unified_diff
 from generator.fleet.confine import kind, repository_dir
 from generator.fleet.manifest import MANIFEST, current_manifest, manifest_for, rendered_files
+from generator.fleet.orphans import orphaned
 from generator.fleet.render import render_service
 from generator.fleet.template import (
     TemplateSource,
@@ -61,6 +62,7 @@ class GenerateReport:
     interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
     not_started: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # of the whole run (a preview of a dirty template)
+    orphans: tuple[str, ...] = ()  # repositories of services no longer in the catalog
 
     @property
     def ok(self) -> bool:
@@ -124,6 +126,7 @@ def generate(
         interrupted=run.interrupted,
         not_started=tuple(job.service for job in run.not_started(jobs)),
         warnings=warnings,
+        orphans=() if names else orphaned(catalog, options.root),
     )
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
+from generator.conflicts import marker_lines
 from generator.errors import (
     AnswersFileError,
     LockedError,
@@ -36,8 +37,9 @@ from generator.errors import (
 from generator.fleet import repository
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.apply import apply, recover, staged_files
-from generator.fleet.confine import repository_dir
-from generator.fleet.manifest import MANIFEST, manifest_text, write_manifest
+from generator.fleet.confine import confined, read_regular, repository_dir
+from generator.fleet.manifest import MANIFEST, manifest_text, read_manifest, write_manifest
+from generator.fleet.orphans import orphaned
 from generator.fleet.recorded import Recorded, changed_answers, read_recorded
 from generator.fleet.scratch import changes as scratch_changes
 from generator.fleet.scratch import clone as scratch_copy
@@ -85,6 +87,7 @@ class UpdateReport:
     dry_run: bool
     interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
     not_started: tuple[str, ...] = ()
+    orphans: tuple[str, ...] = ()  # repositories of services no longer in the catalog
 
     @property
     def ok(self) -> bool:
@@ -143,6 +146,7 @@ def update(
         options.dry_run,
         run.interrupted,
         tuple(job.service for job in run.not_started(jobs)),
+        orphans=() if names else orphaned(catalog, options.root),
     )
 
 
@@ -187,6 +191,18 @@ def _update_one(job: _Job, note: str) -> UpdateResult:
         # Copier records the new version even when it leaves conflicts: they are still there.
         status = repository.status(repo)
         conflicts = repository.conflicts(repo, status)
+        committed = committed_conflicts(repo)
+        if committed and not conflicts:
+            reason = f"conflict markers committed in {_some(committed)}: resolve them, then commit"
+            return UpdateResult(
+                job.service,
+                repo,
+                UpdateOutcome.CONFLICTS,
+                recorded.commit,
+                committed,
+                conflicts=committed,
+                reason=reason,
+            )
         outcome = UpdateOutcome.CONFLICTS if conflicts else UpdateOutcome.UP_TO_DATE
         return UpdateResult(
             job.service,
@@ -300,6 +316,16 @@ def copier_update(
 
 
 # ---- git
+
+
+def committed_conflicts(repo: Path) -> tuple[str, ...]:
+    """The files fleetform wrote (its manifest) that hold conflict markers as committed."""
+    found = [
+        name
+        for name in read_manifest(repo)
+        if marker_lines(read_regular(confined(repo, name, source=MANIFEST)) or b"")
+    ]
+    return tuple(sorted(found))
 
 
 def _some(paths: Sequence[str], shown: int = 5) -> str:

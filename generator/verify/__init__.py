@@ -33,6 +33,7 @@ errors) and its info notes ("icon is recommended") are dropped.
 | `kubernetes` | the Kubernetes schemas (kubernetes-validate, strict) |
 | `pod_security` | the restricted Pod Security Standard |
 | `positions` | where a field a validator names is written (file or template) |
+| `markers` | conflict markers left in any file of the tree |
 | `result` | `Checked`, `VerifyResult` |
 """
 

@@ -14,6 +14,7 @@ from generator.verify.dockerfile import hadolint
 from generator.verify.gitlab_ci import gitlab_ci
 from generator.verify.helm import chart
 from generator.verify.kubernetes import KUBERNETES_VERSION, require_kube_version
+from generator.verify.markers import conflict_markers
 from generator.verify.result import VerifyResult, collect, combine
 from generator.verify.shell import shellcheck
 from generator.verify.targets import Targets, discover
@@ -38,7 +39,7 @@ def verify_tree(root: Path, *, kube_version: str = KUBERNETES_VERSION) -> Verify
     tools = _require_tools(targets)
     if targets.charts:
         require_kube_version(kube_version)
-    jobs = _jobs(targets, tools, kube_version.removeprefix("v"))
+    jobs = [*_jobs(targets, tools, kube_version.removeprefix("v")), partial(conflict_markers, root)]
     with ThreadPoolExecutor(max_workers=min(len(jobs), 8)) as pool:
         return combine(pool.map(lambda job: job(), jobs))
 
