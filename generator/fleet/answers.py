@@ -88,6 +88,7 @@ def _answers(catalog: Catalog, service: Service) -> Answers:
         "dependencies": [_dependency(catalog.services[name], local) for name in local],
         "direct_dependencies": [d.name for d in service.depends_on if d.name in local],
         "external_dependencies": external,
+        "dependants": _dependants(catalog, service),
         "resources": service.resources.value,
         "gpu": service.gpu,
         "health_path": service.health.path,
@@ -125,6 +126,18 @@ def _dependency_closure(catalog: Catalog, service: Service) -> tuple[list[str], 
         }
     )
     return local, external
+
+
+def _dependants(catalog: Catalog, service: Service) -> list[str]:
+    """The services that depend on this one directly: the callers its NetworkPolicy admits.
+
+    DDEV services run outside the cluster, so no policy can name their pods.
+    """
+    return sorted(
+        sid
+        for sid, other in catalog.services.items()
+        if other.runtime is not Runtime.DDEV and any(d.name == service.id for d in other.depends_on)
+    )
 
 
 def _dependency(service: Service, local: list[str]) -> Answers:

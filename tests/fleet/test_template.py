@@ -203,6 +203,8 @@ def test_copier_copy_without_the_catalog_makes_a_working_service(
             ' command: [postgres, "$(id)"]}]',
         ),
         ("extra_ports", "[{name: http, port: 3001}]"),
+        ("dependants", "[Bad_Name]"),
+        ("dependants", "[my-service]"),  # the service itself
     ],
 )
 def test_copier_rejects_bad_answers_and_writes_nothing(
@@ -417,3 +419,120 @@ def test_verify_command_exit_codes(
     found = run("verify", broken, "--format", "json")
     assert found.exit_code == 1
     assert "shellcheck SC2034" in found.stdout, found.stdout
+
+
+# --------------------------------------------------------------------------- the chart, rendered
+
+
+def render_chart(root: Path, environment: str | None, **overrides: Any) -> list[dict[str, Any]]:
+    """The manifests helm renders from a tree's chart, with the values a deploy to
+    `environment` layers (None: the chart's defaults alone) and then `overrides` merged in."""
+    import helm_python as helm
+
+    from generator.verify.values import merge_values
+
+    chart = root / "infrastructure" / "helm"
+    values: dict[str, Any] = {}
+    for name in ("base", environment, "overrides"):
+        path = chart / "values" / f"{name}.yaml"
+        if name is not None and path.is_file():
+            values = merge_values(values, helm.values_from_yaml(path.read_text("utf-8")))
+    values = merge_values(values, overrides)
+    with helm.Chart.load(chart) as loaded:
+        rendered = loaded.render(values, name=loaded.name, namespace="platform")
+    return [
+        document
+        for name, text in sorted(rendered.items())
+        if not name.endswith("NOTES.txt")
+        for document in yaml.safe_load_all(text)
+        if document
+    ]
+
+
+def manifest(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = [m for m in manifests if m["kind"] == kind]
+    return found
+
+
+def test_answers_name_the_dependants_of_a_service() -> None:
+    catalog = open_catalog(ROOT / "catalog.yaml").catalog
+    assert service_answers(catalog, "agent-chat")["dependants"] == ["studio-ui"]
+    # agent-buildkit and mcp-agent-orchestrator call ossa; nothing calls studio-ui.
+    assert service_answers(catalog, "ossa")["dependants"] == [
+        "agent-buildkit",
+        "mcp-agent-orchestrator",
+    ]
+    assert service_answers(catalog, "studio-ui")["dependants"] == []
+
+
+def test_network_policy_admits_only_the_dependants_in_staging_and_production(
+    rendered: dict[str, Path],
+) -> None:
+    out = rendered["node"]  # agent-chat: studio-ui depends on it
+    assert not [m for m in render_chart(out, "local") if m["kind"] == "NetworkPolicy"]
+    for environment in ("staging", "production"):
+        policy = manifest(render_chart(out, environment), "NetworkPolicy")
+        spec = policy["spec"]
+        assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "agent-chat"
+        assert spec["policyTypes"] == ["Ingress"]  # egress is opt-in
+        [rule] = spec["ingress"]
+        assert rule["from"] == [
+            {
+                "podSelector": {
+                    "matchLabels": {
+                        "app.kubernetes.io/name": "studio-ui",
+                        "app.kubernetes.io/part-of": "llm-ecosystem",
+                    }
+                }
+            }
+        ]
+        assert rule["ports"] == [{"port": 3001, "protocol": "TCP"}]
+
+
+def test_network_policy_of_a_service_nothing_calls_admits_nobody(
+    rendered: dict[str, Path],
+) -> None:
+    policy = manifest(render_chart(rendered["many-dependencies"], "production"), "NetworkPolicy")
+    assert policy["spec"]["ingress"] == []
+
+
+def test_network_policy_admits_the_ingress_controller_and_extra_rules(
+    rendered: dict[str, Path],
+) -> None:
+    monitoring = {
+        "from": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
+        "ports": [{"port": 9090}],
+    }
+    manifests = render_chart(
+        rendered["extra-ports"],
+        "production",
+        ingress={"enabled": True, "hosts": [{"host": "a.example.com", "paths": [{"path": "/"}]}]},
+        networkPolicy={"extraIngress": [monitoring]},
+    )
+    rules = manifest(manifests, "NetworkPolicy")["spec"]["ingress"]
+    controller = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}},
+    }
+    assert {"from": [controller], "ports": [{"port": 8080, "protocol": "TCP"}]} in rules
+    assert rules[-1] == monitoring
+
+
+def test_network_policy_egress_reaches_dns_and_the_direct_dependencies(
+    rendered: dict[str, Path],
+) -> None:
+    manifests = render_chart(
+        rendered["node"], "staging", networkPolicy={"egress": {"enabled": True}}
+    )
+    spec = manifest(manifests, "NetworkPolicy")["spec"]
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    dns, *dependencies = spec["egress"]
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+    # agent-chat calls agent-brain and redis (postgres and qdrant are agent-brain's).
+    assert [
+        (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], r["ports"])
+        for r in dependencies
+    ] == [
+        ("redis", [{"port": 6379, "protocol": "TCP"}]),
+        ("agent-brain", [{"port": 3000, "protocol": "TCP"}]),
+    ]
