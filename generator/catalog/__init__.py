@@ -3,13 +3,13 @@
 | module | what it owns |
 | --- | --- |
 | `schema` | the catalog's JSON Schema and its errors, told at their place in the file |
-| `load` | read catalog.yaml, collect every schema problem, build the model |
+| `load` | read catalog.yaml, collect every schema problem, model what the schema accepted |
 | `model` | the catalog as frozen dataclasses (services, groups, ports, tiers, profiles) |
 | `text` | what catalog text may hold: the free-text rule (shared with the answers), repo paths |
-| `rules` | semantic checks of a schema-valid catalog: references, cycles, repositories, runtimes |
+| `rules` | semantic checks of the model: references, cycles, repositories, runtimes |
 | `ports` | the port registry: ranges, conflicts, allocation, the PORT_ALLOCATION table |
 | `compose_ports` | what a compose file publishes, read as Compose reads it |
-| `validation` | open a catalog for use: load, rules, ports (every command starts here) |
+| `validation` | open a catalog for use: load, rules, ports, every problem of one run |
 | `graph` | dependency graph algorithms: start order, transitive closure, cycles |
 | `profiles` | which services a deployment profile runs, and which profiles run a service |
 | `selection` | which services a command works on: the ones named, else every generated one |

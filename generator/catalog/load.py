@@ -1,11 +1,15 @@
 """Load a catalog: read the YAML, validate it against the JSON Schema, build the model.
 
-Schema problems are all collected and raised together as one `InputError`; the semantic
-checks that need the whole model live in `generator.catalog.rules`.
+`load_catalog` raises every schema problem together as one `InputError`; `read_catalog` builds
+the model from what the schema accepted (an entry it refused is left out, named in the
+catalog's `omitted_*`), so `validate` runs the semantic and port checks on the rest. The
+semantic checks that need the whole model live in `generator.catalog.rules`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ from generator.catalog.model import (
     Group,
     Health,
     HealthClass,
+    Omitted,
     Port,
     PortRange,
     Profile,
@@ -25,9 +30,9 @@ from generator.catalog.model import (
     TemplateSetting,
     Tier,
 )
-from generator.catalog.schema import schema_problems
+from generator.catalog.schema import DataPath, check_schema
 from generator.errors import InputError
-from generator.problems import Location
+from generator.problems import Location, Problem
 from generator.yamlfile import YamlDocument, load_file, locate
 
 DEFAULT_ENVIRONMENTS = ("local", "staging", "production")
@@ -38,18 +43,57 @@ DEFAULT_MODEL_VOLUME = "/models"  # where a model service keeps its weights, in 
 def load_catalog(path: Path) -> Catalog:
     """Read and validate a catalog file; raise `InputError` listing every schema problem."""
     document = load_file(path)
-    problems = schema_problems(document)
+    problems = check_schema(document).problems
     if problems:
         raise InputError(problems=problems)
     return build_catalog(document)
 
 
-class _Builder:
-    """Builds the model from schema-valid plain data, recording key positions as it goes."""
+@dataclass(frozen=True)
+class ReadCatalog:
+    """A catalog file as far as it is well-formed: its schema problems, and the model of the
+    entries the schema accepted (None: the document is no mapping, there is nothing to build)."""
 
-    def __init__(self, document: YamlDocument) -> None:
+    catalog: Catalog | None
+    problems: list[Problem]
+
+
+def read_catalog(path: Path) -> ReadCatalog:
+    """Read a catalog file and build what the schema accepted; a file that is not YAML at all
+    (unreadable, binary, a syntax error) is still an `InputError`."""
+    document = load_file(path)
+    report = check_schema(document)
+    if () in report.refused:
+        return ReadCatalog(None, report.problems)
+    return ReadCatalog(_Builder(document, report.refused).catalog(), report.problems)
+
+
+class _Builder:
+    """Builds the model from plain data, recording key positions as it goes.
+
+    `refused` are the data paths the schema refused: a service, group or profile with a
+    refused value anywhere in its entry is left out whole (a service also when `defaults`,
+    which it inherits, has one), and a section refused as such is left out entirely. What is
+    built is schema-valid, so no rule ever sees a half-checked value.
+    """
+
+    def __init__(self, document: YamlDocument, refused: Iterable[DataPath] = ()) -> None:
         self.document = document
         self.path = str(document.path)
+        self.refused_at = frozenset(refused)
+        self.refused_under = {p[:n] for p in self.refused_at for n in range(len(p) + 1)}
+
+    def refused(self, *path: Any) -> bool:
+        """Whether the schema refused anything at or under `path`."""
+        return path in self.refused_under
+
+    def section(self, name: str) -> tuple[dict[Any, Any], Omitted]:
+        """A section's entries that passed the schema, and the names of those that did not."""
+        raw = self.document.data.get(name, {})
+        if not isinstance(raw, dict) or (name,) in self.refused_at:  # not a mapping, empty, missing
+            return {}, Omitted(whole=True)
+        keep = {key: value for key, value in raw.items() if not self.refused(name, key)}
+        return keep, Omitted(frozenset(str(key) for key in raw if key not in keep))
 
     def at(self, *path: Any, key: bool = False) -> Location:
         line, col = locate(self.document.tree, list(path), key=key)
@@ -57,19 +101,27 @@ class _Builder:
 
     def catalog(self) -> Catalog:
         data = self.document.data
+        name = "" if self.refused("name") else data["name"]
+        groups, omitted_groups = self.section("groups")
+        services, omitted_services = self.section("services")
+        profiles, omitted_profiles = self.section("profiles")
+        if self.refused("defaults"):  # every service inherits them
+            names = omitted_services.names | {str(sid) for sid in services}
+            omitted_services = Omitted(names, omitted_services.whole)
+            services = {}
         defaults = data.get("defaults", {})
-        template = data.get("template", {})
+        template = {} if self.refused("template") else data.get("template", {})
         return Catalog(
             path=self.document.path,
-            name=data["name"],
-            description=data.get("description", ""),
+            name=name,
+            description="" if self.refused("description") else data.get("description", ""),
             template=TemplateSetting(src=template.get("src"), ref=template.get("ref")),
-            groups={gid: self.group(gid, g) for gid, g in data["groups"].items()},
-            services={
-                sid: self.service(sid, s, defaults, data["name"])
-                for sid, s in data["services"].items()
-            },
-            profiles={pid: self.profile(pid, p) for pid, p in data.get("profiles", {}).items()},
+            groups={gid: self.group(gid, g) for gid, g in groups.items()},
+            services={sid: self.service(sid, s, defaults, name) for sid, s in services.items()},
+            profiles={pid: self.profile(pid, p) for pid, p in profiles.items()},
+            omitted_groups=omitted_groups,
+            omitted_services=omitted_services,
+            omitted_profiles=omitted_profiles,
         )
 
     def group(self, gid: str, raw: dict[str, Any]) -> Group:

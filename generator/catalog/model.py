@@ -53,6 +53,11 @@ class PortRange:
     def __contains__(self, port: object) -> bool:
         return isinstance(port, int) and self.low <= port <= self.high
 
+    @property
+    def valid(self) -> bool:
+        """Whether the range is one of real ports, low to high (`rules` says why not)."""
+        return 1 <= self.low <= self.high <= 65535
+
     def overlaps(self, other: PortRange) -> bool:
         return self.low <= other.high and other.low <= self.high
 
@@ -159,7 +164,23 @@ class TemplateSetting:
 
 
 @dataclass(frozen=True)
+class Omitted:
+    """Entries of one section the document has but the model leaves out, because the schema
+    refused them (`whole`: the section itself, names unknown). A reference to one is not
+    unknown, only unchecked: the schema problem is what is reported."""
+
+    names: frozenset[str] = frozenset()
+    whole: bool = False
+
+    def __contains__(self, name: object) -> bool:
+        return self.whole or name in self.names
+
+
+@dataclass(frozen=True)
 class Catalog:
+    """The catalog's model. Only `validate` sees one with omitted entries (the schema refused
+    them): every other command gets a schema-valid catalog or an `InputError`."""
+
     path: Path
     name: str
     description: str
@@ -167,6 +188,9 @@ class Catalog:
     groups: dict[str, Group]
     services: dict[str, Service]
     profiles: dict[str, Profile]
+    omitted_groups: Omitted = Omitted()
+    omitted_services: Omitted = Omitted()
+    omitted_profiles: Omitted = Omitted()
 
     def generated_services(self) -> list[Service]:
         return [s for s in self.services.values() if s.runtime.generated]

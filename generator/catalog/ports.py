@@ -13,7 +13,7 @@ from pathlib import Path
 
 from generator.catalog.compose_ports import PublishedPort, published_ports
 from generator.catalog.model import Catalog, Group, Service
-from generator.errors import RangeFullError, UsageError
+from generator.errors import InputError, RangeFullError, UsageError
 from generator.problems import Location, Problem, Severity
 
 
@@ -35,8 +35,12 @@ class PortClaim:
 
 @dataclass(frozen=True)
 class PortReport:
+    """Every port problem; `unreadable` are those of compose files that could not be read at
+    all (invalid input, where `problems` are a check's findings)."""
+
     problems: list[Problem]
     claims: list[PortClaim] = field(default_factory=list)
+    unreadable: list[Problem] = field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -60,7 +64,7 @@ def catalog_claims(catalog: Catalog) -> list[PortClaim]:
 def _range_problems(catalog: Catalog) -> Iterator[Problem]:
     for service in catalog.services.values():
         group = catalog.groups.get(service.group)
-        if group is None:
+        if group is None or not group.ports.valid:  # unknown or invalid: `rules` says so
             continue
         outside = [p for p in service.ports if p.port not in group.ports]
         if outside and service.port_exception:
@@ -84,13 +88,14 @@ def _range_problems(catalog: Catalog) -> Iterator[Problem]:
 def _inside_other(catalog: Catalog, port: int) -> str:
     """Where a stray port lands instead: inside another group's block is the worse case."""
     for group in catalog.groups.values():
-        if port in group.ports:
+        if group.ports.valid and port in group.ports:
             return f" and inside the range {group.ports} of group {group.id!r}"
     return ""
 
 
 def _overlap_problems(catalog: Catalog) -> Iterator[Problem]:
-    groups = sorted(catalog.groups.values(), key=lambda g: g.ports_location)
+    valid = [g for g in catalog.groups.values() if g.ports.valid]
+    groups = sorted(valid, key=lambda g: g.ports_location)
     for index, group in enumerate(groups):
         for earlier in groups[:index]:
             if group.ports.overlaps(earlier.ports):
@@ -175,8 +180,13 @@ def check_ports(catalog: Catalog, compose_files: Iterable[Path] = ()) -> PortRep
     claims = catalog_claims(catalog)
     problems = [*_range_problems(catalog), *_overlap_problems(catalog)]
     compose: list[PortClaim] = []
+    unreadable: list[Problem] = []
     for path in compose_files:
-        found, trouble = compose_claims(path, catalog)
+        try:
+            found, trouble = compose_claims(path, catalog)
+        except InputError as exc:  # not YAML, not a compose file: the others are still checked
+            unreadable.extend(exc.problems)
+            continue
         compose.extend(found)
         problems.extend(trouble)
     problems.extend(_compose_against_catalog(compose, catalog))
@@ -185,7 +195,7 @@ def check_ports(catalog: Catalog, compose_files: Iterable[Path] = ()) -> PortRep
     agreeing = {(c.port, c.protocol, c.owner) for c in claims}
     compose_only = [c for c in compose if (c.port, c.protocol, c.owner) not in agreeing]
     problems.extend(_conflict_problems([*claims, *compose_only]))
-    return PortReport(problems=sorted(problems), claims=[*claims, *compose])
+    return PortReport(sorted(problems), [*claims, *compose], sorted(unreadable))
 
 
 def used_ports(catalog: Catalog) -> set[int]:

@@ -1,7 +1,9 @@
-"""Semantic checks of a schema-valid catalog: references, cycles, repositories, runtime rules.
+"""Semantic checks of a catalog's model: references, cycles, repositories, runtime rules.
 
 A catalog with any of these problems is invalid input (nothing can be generated from it);
-port conflicts are the port registry's job (`generator.catalog.ports`).
+port conflicts are the port registry's job (`generator.catalog.ports`). The model holds only
+what passed the schema; a reference to an entry the schema refused (`Catalog.omitted_*`) is
+not reported as unknown: that entry's own problem is.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _group_ranges(catalog: Catalog) -> Iterator[Problem]:
 
 def _references(catalog: Catalog) -> Iterator[Problem]:
     for service in catalog.services.values():
-        if service.group not in catalog.groups:
+        if service.group not in catalog.groups and service.group not in catalog.omitted_groups:
             yield Problem(
                 service.where("group"),
                 f"service {service.id!r}: unknown group {service.group!r}"
@@ -51,25 +53,25 @@ def _references(catalog: Catalog) -> Iterator[Problem]:
         for dep in service.depends_on:
             if dep.name == service.id:
                 yield Problem(dep.location, f"service {service.id!r} depends on itself")
-            elif dep.name not in catalog.services:
+            elif dep.name not in catalog.services and dep.name not in catalog.omitted_services:
                 yield Problem(
                     dep.location, f"service {service.id!r}: unknown dependency {dep.name!r}"
                 )
         for name in service.profiles:
-            if name not in catalog.profiles:
+            if name not in catalog.profiles and name not in catalog.omitted_profiles:
                 yield Problem(
                     service.where("profiles"),
                     f"service {service.id!r}: unknown profile {name!r}",
                 )
     for profile in catalog.profiles.values():
         for ref in profile.services:
-            if ref.name not in catalog.services:
+            if ref.name not in catalog.services and ref.name not in catalog.omitted_services:
                 yield Problem(ref.location, f"profile {profile.id!r}: unknown service {ref.name!r}")
         for ref in profile.groups:
-            if ref.name not in catalog.groups:
+            if ref.name not in catalog.groups and ref.name not in catalog.omitted_groups:
                 yield Problem(ref.location, f"profile {profile.id!r}: unknown group {ref.name!r}")
         for ref in profile.include:
-            if ref.name not in catalog.profiles:
+            if ref.name not in catalog.profiles and ref.name not in catalog.omitted_profiles:
                 yield Problem(ref.location, f"profile {profile.id!r}: unknown profile {ref.name!r}")
 
 

@@ -1,7 +1,8 @@
 """The catalog's JSON Schema, and its errors told in the user's terms at their place in the file.
 
-`schema_problems` collects every problem of a document at once; `describe_schema_error` is
-shared with the Copier answers check, so both speak alike.
+`check_schema` collects every problem of a document at once, and where in the data each one
+is, so the model can be built from the rest (`generator.catalog.load.read_catalog`);
+`describe_schema_error` is shared with the Copier answers check, so both speak alike.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -74,8 +76,25 @@ def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
     return {key: _inline_refs(value, definitions) for key, value in node.items()}
 
 
-def schema_problems(document: YamlDocument) -> list[Problem]:
-    """Every place the document breaks the catalog schema, sorted by position."""
+DataPath = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    """Every schema problem of a document, and the data paths of the values it refused.
+
+    A refused path is where the fault is: the value that breaks a rule, the key that is
+    unknown or not a name (`("services", "Agent_Chat")`), the key that is missing
+    (`("services", "api", "port")`). `()` refuses the whole document (it is no mapping).
+    """
+
+    problems: list[Problem]
+    refused: frozenset[DataPath]
+
+
+def check_schema(document: YamlDocument) -> SchemaReport:
+    """Every place the document breaks the catalog schema, sorted by position, and the data
+    paths of what it refused."""
     if not isinstance(document.data, dict):
         kind = type(document.data).__name__
         kind = {"list": "a list", "str": "a string", "int": "a number", "NoneType": "nothing"}.get(
@@ -83,11 +102,29 @@ def schema_problems(document: YamlDocument) -> list[Problem]:
         )
         message = f"the catalog must be a mapping, got {kind}"
         line, col = locate(document.tree, []) if document.data is not None else (1, 1)
-        return [Problem(Location(str(document.path), line, col), message)]
+        return SchemaReport(
+            [Problem(Location(str(document.path), line, col), message)], frozenset({()})
+        )
+    errors = list(schema_validator("catalog.schema.json").iter_errors(document.data))
     problems: list[Problem] = []
-    for error in _one_per_value(schema_validator("catalog.schema.json").iter_errors(document.data)):
+    for error in _one_per_value(iter(errors)):
         problems.extend(_explain(document, error))
-    return sorted(set(problems))
+    refused = frozenset(path for error in errors for path in _refused_paths(error))
+    return SchemaReport(sorted(set(problems)), refused)
+
+
+def _refused_paths(error: ValidationError) -> Iterator[DataPath]:
+    path = tuple(error.absolute_path)
+    instance = error.instance
+    if error.validator == "additionalProperties" and isinstance(instance, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        yield from ((*path, key) for key in instance if key not in allowed)
+    elif error.validator == "required" and isinstance(instance, dict):
+        yield from ((*path, key) for key in error.validator_value if key not in instance)
+    elif "propertyNames" in error.absolute_schema_path:
+        yield (*path, instance)
+    else:
+        yield path
 
 
 # When one value breaks several keywords (a 100 KB repo is too long and no path), the one

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from generator.catalog.ports import allocate, check_ports, port_table
+from generator.catalog.ports import allocate, port_table
 from generator.catalog.validation import open_catalog, validate
 from generator.cli.group import FleetformGroup, cli
 from generator.cli.options import catalog_option, default_catalog, format_option, report_problems
@@ -42,10 +42,8 @@ def ports_check_command(
 ) -> None:
     """Port conflicts and ranges across the catalog and COMPOSE_FILES."""
     ctx.meta["format"] = output_format
-    path = catalog_path or default_catalog()
-    opened = open_catalog(path)
-    report = check_ports(opened.catalog, compose_files)
-    report_problems(ctx, sorted([*opened.warnings, *report.problems]), "ports", output_format)
+    result = validate(catalog_path or default_catalog(), compose_files)
+    report_problems(ctx, result.problems, "ports", output_format)
 
 
 @ports_group.command("allocate")

@@ -303,6 +303,32 @@ CASES: dict[str, tuple[int, list[str]]] = {
     "unnecessary_port_exception": (OK, [
         "unnecessary_port_exception.yaml:13:5: warning: 'api' has a port_exception but all its ports are inside the range 3000-3099 of group 'apps'",
     ]),
+    # ------------------------------------------------------------- one run, every kind
+    # The semantic and port checks run on what the schema accepted, so no kind hides another.
+    "all_three_kinds": (BAD_INPUT, [
+        "all_three_kinds.yaml:11:5: error: service 'api': unknown group 'app' (groups: apps)",
+        "all_three_kinds.yaml:16:14: error: services.worker.runtime: must be one of node, python, model, image, ddev, got 'java'",
+        "all_three_kinds.yaml:25:11: error: port 3001/tcp is claimed more than once: web (all_three_kinds.yaml:21:11), admin (all_three_kinds.yaml:25:11)",
+    ]),
+    "unknown_group_and_duplicate_port": (BAD_INPUT, [
+        "unknown_group_and_duplicate_port.yaml:10:5: error: service 'api': unknown group 'app' (groups: apps)",
+        "unknown_group_and_duplicate_port.yaml:20:11: error: port 3001/tcp is claimed more than once: web (unknown_group_and_duplicate_port.yaml:16:11), admin (unknown_group_and_duplicate_port.yaml:20:11)",
+    ]),
+    # A reference to an entry the schema refused is not "unknown": the entry's problem is told.
+    "refused_entries_stay_known": (BAD_INPUT, [
+        "refused_entries_stay_known.yaml:13:14: error: groups.tools.cluster: must be one of core, services, models, got 'edge'",
+        "refused_entries_stay_known.yaml:19:5: error: services.api: unknown key 'dependson'; did you mean 'depends_on'?",
+        "refused_entries_stay_known.yaml:36:11: error: port 3000/tcp is claimed more than once: web (refused_entries_stay_known.yaml:32:11), gateway (refused_entries_stay_known.yaml:36:11)",
+    ]),
+    "group_range_reversed_and_conflict": (BAD_INPUT, [
+        "group_range_reversed_and_conflict.yaml:10:12: error: group 'models': port range 5000-4000 is empty (low is above high)",
+        "group_range_reversed_and_conflict.yaml:25:11: error: port 3000/tcp is claimed more than once: api (group_range_reversed_and_conflict.yaml:21:11), web (group_range_reversed_and_conflict.yaml:25:11)",
+    ]),
+    # Every service inherits the defaults: a refused default leaves the services out.
+    "defaults_refused": (BAD_INPUT, [
+        "defaults_refused.yaml:6:13: error: defaults.protocol: must be one of tcp, udp, got 'sctp'",
+        "defaults_refused.yaml:12:12: error: group 'tools' range 3050-3149 overlaps group 'apps' range 3000-3099 (defaults_refused.yaml:9:12)",
+    ]),
     # ------------------------------------------------------------- YAML and the file itself
     "duplicate_key": (BAD_INPUT, [
         "duplicate_key.yaml:13:5: error: duplicate key 'port'",
@@ -536,6 +562,20 @@ def test_ports_check_reports_the_same_port_problems(case: str, corpus: Path) -> 
     assert result.exit_code == PROBLEMS
 
 
+@pytest.mark.parametrize(
+    "case",
+    ["all_three_kinds", "unknown_group_and_duplicate_port", "group_range_reversed_and_conflict"],
+)
+def test_ports_check_reports_every_problem_of_an_invalid_catalog(case: str, corpus: Path) -> None:
+    """`ports check` runs the same checks as `validate`: an invalid catalog is exit 2 with
+    every problem, its port conflicts among them."""
+    _, lines = CASES[case]
+    result = fleetform("ports", "check", "-c", f"{case}.yaml")
+    assert "Traceback" not in result.output
+    assert result.output.splitlines() == lines, shown(result)
+    assert result.exit_code == BAD_INPUT
+
+
 def test_every_problem_line_has_a_position_when_there_is_a_file() -> None:
     """The table itself keeps the promise: PATH:LINE:COL on every line about a real file."""
     for case, (_, lines) in CASES.items():
@@ -546,7 +586,14 @@ def test_every_problem_line_has_a_position_when_there_is_a_file() -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["duplicate_key", "many_errors", "extra_port_collision", "unnecessary_port_exception"]
+    "case",
+    [
+        "duplicate_key",
+        "many_errors",
+        "extra_port_collision",
+        "unnecessary_port_exception",
+        "all_three_kinds",
+    ],
 )
 def test_json_gives_the_same_problems(case: str, corpus: Path, tmp_path: Path) -> None:
     exit_code, lines = CASES[case]
