@@ -533,6 +533,125 @@ def test_network_policy_egress_reaches_dns_and_the_direct_dependencies(
         (r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], r["ports"])
         for r in dependencies
     ] == [
-        ("redis", [{"port": 6379, "protocol": "TCP"}]),
         ("agent-brain", [{"port": 3000, "protocol": "TCP"}]),
+        ("redis", [{"port": 6379, "protocol": "TCP"}]),
     ]
+
+
+def compose_config(root: Path, **env: str) -> dict[str, Any]:
+    """docker-compose.yml as Compose reads it (interpolated), in a clean environment."""
+    from generator.stack.engine import compose_binary
+
+    compose = root / "infrastructure" / "docker-compose.yml"
+    clean = {"PATH": os.environ["PATH"], "HOME": str(root), **env}
+    done = subprocess.run(
+        [compose_binary(), "-f", str(compose), "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean,
+    )
+    config: dict[str, Any] = json.loads(done.stdout)
+    return config
+
+
+def test_compose_gives_every_service_the_addresses_of_what_it_calls(
+    rendered: dict[str, Path],
+) -> None:
+    services = compose_config(rendered["node"])["services"]
+    assert services["agent-chat"]["environment"] == {
+        "AGENT_BRAIN_HOST": "agent-brain",
+        "AGENT_BRAIN_PORT": "3000",
+        "AGENT_BRAIN_URL": "http://agent-brain:3000",
+        "REDIS_HOST": "redis",
+        "REDIS_PORT": "6379",
+    }
+    # A generated dependency gets the addresses of its own dependencies; images get none.
+    assert services["agent-brain"]["environment"] == {
+        "POSTGRES_HOST": "postgres",
+        "POSTGRES_PORT": "5432",
+        "QDRANT_HOST": "qdrant",
+        "QDRANT_PORT": "6333",
+        "REDIS_HOST": "redis",
+        "REDIS_PORT": "6379",
+    }
+    assert "environment" not in services["redis"]
+
+
+def test_compose_addresses_are_defaults_the_environment_overrides(
+    rendered: dict[str, Path],
+) -> None:
+    services = compose_config(rendered["node"], REDIS_HOST="cache.internal")["services"]
+    assert services["agent-chat"]["environment"]["REDIS_HOST"] == "cache.internal"
+    assert services["agent-chat"]["environment"]["REDIS_PORT"] == "6379"
+
+
+def test_configmap_gives_the_kubernetes_addresses_of_the_dependencies(
+    rendered: dict[str, Path],
+) -> None:
+    out = rendered["node"]
+    data = manifest(render_chart(out, "production"), "ConfigMap")["data"]
+    # The Service names; agent-brain's Service port is its catalog port, redis's its own.
+    assert {k: v for k, v in data.items() if k.startswith(("AGENT_BRAIN_", "REDIS_"))} == {
+        "AGENT_BRAIN_HOST": "agent-brain",
+        "AGENT_BRAIN_PORT": "3000",
+        "AGENT_BRAIN_URL": "http://agent-brain:3000",
+        "REDIS_HOST": "redis",
+        "REDIS_PORT": "6379",
+    }
+    moved = render_chart(
+        out,
+        "staging",
+        dependencies={"redis": {"host": "redis.data.svc"}},
+        config={"AGENT_BRAIN_URL": "https://brain.example.com"},
+    )
+    data = manifest(moved, "ConfigMap")["data"]
+    assert (data["REDIS_HOST"], data["REDIS_PORT"]) == ("redis.data.svc", "6379")
+    assert data["AGENT_BRAIN_URL"] == "https://brain.example.com"  # config wins
+
+
+CALLER = """\
+version: 1
+name: edge
+groups:
+  apps: {ports: "4000-4099", cluster: services}
+services:
+  api:
+    group: apps
+    runtime: python
+    port: 4000
+    container_port: 8080
+  web:
+    group: apps
+    runtime: node
+    port: 4001
+    depends_on: [api]
+"""
+
+
+def test_a_generated_dependency_is_reached_on_its_service_port_in_kubernetes(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """api listens on 8080 in its container, and its Service (like its host) uses 4000: web's
+    ConfigMap says 4000, web's compose file (the container network) 8080."""
+    catalog_path = tmp_path / "catalog.yaml"
+    catalog_path.write_text(CALLER, encoding="utf-8")
+    answers = service_answers(open_catalog(catalog_path).catalog, "web")
+    out = tmp_path / "web"
+    render_service(answers, out, TemplateSource.of(template_repo, TEMPLATE_TAG))
+    data = manifest(render_chart(out, "production"), "ConfigMap")["data"]
+    assert (data["API_PORT"], data["API_URL"]) == ("4000", "http://api:4000")
+    environment = compose_config(out)["services"]["web"]["environment"]
+    assert (environment["API_PORT"], environment["API_URL"]) == ("8080", "http://api:8080")
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix"),
+    [("agent-brain", "AGENT_BRAIN"), ("redis", "REDIS"), ("3d-viewer", "_3D_VIEWER")],
+)
+def test_one_naming_rule_for_address_variables(name: str, prefix: str) -> None:
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT))
+    names = environment.get_template("template/includes/names.jinja").module
+    assert names.env_prefix(name) == prefix  # type: ignore[attr-defined]
