@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from generator import __version__
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
 from generator.errors import LockedError, RenderError, UnsafePathError, WriteError
@@ -23,12 +24,20 @@ from generator.fleet.answers import Answers, service_answers
 from generator.fleet.apply import BACKUP_SUFFIX, Change, apply, recover, staged_files
 from generator.fleet.compare import FileChanges, compare, unified_diff
 from generator.fleet.confine import kind, repository_dir
-from generator.fleet.manifest import MANIFEST, current_manifest, manifest_for, rendered_files
+from generator.fleet.manifest import (
+    MANIFEST,
+    current_manifest,
+    inputs_digest,
+    manifest_for,
+    rendered_files,
+    unchanged_since,
+)
 from generator.fleet.orphans import orphaned
 from generator.fleet.render import render_service
 from generator.fleet.template import (
     TemplateSource,
     preview_warnings,
+    rendered_commit,
     require_writable_template,
 )
 from generator.fleet.workspace import Workspace, run_files
@@ -88,6 +97,7 @@ class _Job:
     answers: Answers
     repo_name: str  # the catalog's `repo`: the repository's path in the workspace
     options: GenerateOptions
+    inputs: str | None = None  # what its render depends on; None: cannot be known, render
 
     @property
     def repo(self) -> Path:
@@ -103,10 +113,14 @@ def generate(
     """Render the services into `options.root/<repo>`; every answer is validated first."""
     services = select_services(catalog, names)
     # All answers before any render: one bad value anywhere writes nothing anywhere.
-    jobs = [
-        _Job(sid, service_answers(catalog, sid), catalog.services[sid].repo, options)
-        for sid in services
-    ]
+    commit = rendered_commit(options.template)
+    jobs = []
+    for sid in services:
+        answers = service_answers(catalog, sid)
+        inputs = (
+            inputs_digest(options.template.src, commit, answers, __version__) if commit else None
+        )
+        jobs.append(_Job(sid, answers, catalog.services[sid].repo, options, inputs))
     if options.preview:
         warnings = tuple(preview_warnings(options.template))
     else:
@@ -137,6 +151,9 @@ def generate_one(job: _Job) -> ServiceResult:
         repo = repository_dir(job.options.root, job.repo_name)
     except UnsafePathError as exc:
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, reason=str(exc))
+    unchanged = _nothing_to_do(job, repo)
+    if unchanged is not None:
+        return ServiceResult(job.service, job.repo, Outcome.UNCHANGED, unchanged)
     if job.options.dry_run:
         with tempfile.TemporaryDirectory(prefix="fleetform-preview-") as scratch:
             return _render_and_apply(job, repo, Path(scratch), None, _pending(job))
@@ -147,6 +164,18 @@ def generate_one(job: _Job) -> ServiceResult:
             return _render_and_apply(job, repo, workspace.staging(job.repo_name), workspace, note)
     except (LockedError, UnsafePathError, WriteError) as exc:
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, reason=str(exc))
+
+
+def _nothing_to_do(job: _Job, repo: Path) -> FileChanges | None:
+    """A repository whose manifest was written from these very inputs, every file untouched
+    since and no interrupted run pending, needs no render: it would give the same bytes."""
+    if job.inputs is None or Workspace(job.options.root).journal(job.repo_name).exists():
+        return None
+    try:
+        files = unchanged_since(repo, job.inputs)
+    except UnsafePathError:
+        return None  # the full path refuses it, saying why
+    return None if files is None else FileChanges(unchanged=files)
 
 
 def _pending(job: _Job) -> str:
@@ -184,7 +213,7 @@ def _apply(
         reason = "would overwrite files fleetform did not write: " + ", ".join(changes.foreign)
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, changes, reason, diff)
     outcome = _outcome(repo, changes)
-    manifest = manifest_for(rendered, files)
+    manifest = manifest_for(rendered, files, job.inputs)
     if workspace is None or (outcome is Outcome.UNCHANGED and current_manifest(repo) == manifest):
         return ServiceResult(job.service, job.repo, outcome, changes, diff=diff)
     (rendered / MANIFEST).write_text(manifest, encoding="utf-8")

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from generator.errors import UnsafePathError
 from generator.files import write_atomically
-from generator.fleet.confine import name_problem, read_regular
+from generator.fleet.confine import confined, name_problem, read_regular
 
 MANIFEST = ".fleetform-manifest.json"
 
@@ -52,14 +54,44 @@ def read_manifest(repo: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()}
 
 
-def manifest_text(rendered: Path) -> str:
+def manifest_text(rendered: Path, inputs: str | None = None) -> str:
     """The manifest of a complete clean render: every file in it is recorded as fleetform's."""
-    return manifest_for(rendered, rendered_files(rendered))
+    return manifest_for(rendered, rendered_files(rendered), inputs)
 
 
-def manifest_for(rendered: Path, files: list[str]) -> str:
+def manifest_for(rendered: Path, files: list[str], inputs: str | None = None) -> str:
+    """`inputs`: the digest of what the render was made from (`inputs_digest`), recorded so
+    that a later generate with the same inputs and untouched files need not render again."""
     digests = {name: digest(rendered / name) for name in files}
-    return json.dumps({"generator": "fleetform", "files": digests}, indent=2) + "\n"
+    head: dict[str, object] = {"generator": "fleetform"}
+    if inputs:
+        head["inputs"] = inputs
+    return json.dumps({**head, "files": digests}, indent=2) + "\n"
+
+
+def inputs_digest(template: str, commit: str, answers: Mapping[str, Any], version: str) -> str:
+    """What a render depends on, in one digest: the template, the commit rendered, the
+    answers and fleetform's version (which decides how the template is driven)."""
+    payload = {"template": template, "commit": commit, "answers": answers, "fleetform": version}
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def unchanged_since(repo: Path, inputs: str) -> tuple[str, ...] | None:
+    """The files of `repo` when its manifest was written from exactly `inputs` and every file
+    it names is still a regular file with the recorded bytes; None when a render is needed."""
+    text = read_regular(repo / MANIFEST)
+    try:
+        data = json.loads(text) if text is not None else None
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("inputs") != inputs:
+        return None
+    files = read_manifest(repo)
+    for name, recorded in files.items():
+        if digest_in_repository(confined(repo, name, source=MANIFEST)) != recorded:
+            return None
+    return tuple(sorted(files))
 
 
 def current_manifest(repo: Path) -> str | None:

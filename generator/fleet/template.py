@@ -148,6 +148,16 @@ def preview_warnings(template: TemplateSource) -> list[str]:
     return [f"template {template.location} has uncommitted changes; this preview renders them"]
 
 
+def rendered_commit(template: TemplateSource) -> str | None:
+    """The commit a render of `template` comes from, when it is certain: a local, clean git
+    template (uncommitted changes are rendered too, and no commit names them)."""
+    path = local_template(template.location)
+    bare = path is not None and (path / "HEAD").is_file() and (path / "objects").is_dir()
+    if path is None or not ((path / ".git").exists() or bare) or dirty_paths(template):
+        return None
+    return revision(path, target_ref(template))
+
+
 def check_reachable(template: TemplateSource) -> None:
     """One line, once, when the template or its ref cannot be found (UsageError)."""
     ref = target_ref(template)

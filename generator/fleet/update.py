@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+from generator import __version__
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
 from generator.conflicts import marker_lines
@@ -38,7 +39,13 @@ from generator.fleet import repository
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.apply import apply, recover, staged_files
 from generator.fleet.confine import confined, read_regular, repository_dir
-from generator.fleet.manifest import MANIFEST, manifest_text, read_manifest, write_manifest
+from generator.fleet.manifest import (
+    MANIFEST,
+    inputs_digest,
+    manifest_text,
+    read_manifest,
+    write_manifest,
+)
 from generator.fleet.orphans import orphaned
 from generator.fleet.recorded import Recorded, changed_answers, read_recorded
 from generator.fleet.scratch import changes as scratch_changes
@@ -236,7 +243,9 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
     scratch = staged_files(staging)
     try:
         scratch_copy(repo, scratch)
-        manifest = copier_update(scratch, job.answers, ref, job.options.template)
+        manifest = copier_update(
+            scratch, job.answers, ref, job.options.template, inputs=_inputs(job, ref)
+        )
         change, status = scratch_changes(scratch, repo)
         files = tuple(path for _, path in status)
         conflicts = repository.conflicts(scratch, status)
@@ -260,7 +269,12 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
 
 
 def copier_update(
-    repo: Path, answers: Answers, ref: str, template: TemplateSource | None = None
+    repo: Path,
+    answers: Answers,
+    ref: str,
+    template: TemplateSource | None = None,
+    *,
+    inputs: str | None = None,
 ) -> str:
     """`copier update` of one repository with the given answers, no questions asked.
 
@@ -285,7 +299,7 @@ def copier_update(
     if template is not None and template.clone_from:
         read_from(template.src, template.clone_from)  # the recorded URL, read from the cache
     manifests: list[str] = []
-    hook = on_new_copy.set(lambda rendered: manifests.append(manifest_text(rendered)))
+    hook = on_new_copy.set(lambda rendered: manifests.append(manifest_text(rendered, inputs)))
     try:
         with warnings.catch_warnings():
             # Copier warns about a dirty or untagged template on every call.
@@ -316,6 +330,14 @@ def copier_update(
 
 
 # ---- git
+
+
+def _inputs(job: _Job, ref: str) -> str | None:
+    """The inputs digest `generate` records for the same render (see `inputs_digest`)."""
+    commit = job.known.get(ref)
+    if commit is None:
+        return None
+    return inputs_digest(job.options.template.src, commit, job.answers, __version__)
 
 
 def committed_conflicts(repo: Path) -> tuple[str, ...]:

@@ -88,3 +88,41 @@ def test_diff_goes_with_dry_run_and_names_the_repository(workspace: tuple[Path, 
     assert not ws.exists()
     preview = fleetform("generate", "-c", catalog, "-w", ws, "ossa", "--dry-run", "--diff", "-q")
     assert "--- /dev/null\n+++ b/ossa/infrastructure/Dockerfile\n" in preview.stdout
+
+
+def test_a_generate_with_nothing_to_do_renders_nothing(
+    workspace: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Same template commit, answers and fleetform version, files untouched: no render, so no
+    template clone (what Copier starts first); an edited file brings the render back."""
+    import shutil
+    import subprocess
+    import sys
+
+    catalog, ws = workspace
+    assert fleetform("generate", "-c", catalog, "-w", ws, *SERVICES, "-q").exit_code == 0
+
+    def clones() -> list[str]:
+        log = tmp_path / "exec.log"
+        argv = [sys.executable, "-m", "generator", "generate", "-c", str(catalog), "-w", str(ws)]
+        strace = shutil.which("strace")
+        assert strace, "strace is a test dependency (scripts/test-deps.sh)"
+        done = subprocess.run(
+            [strace, "-f", "-qq", "-o", str(log), "-e", "trace=execve", *argv, *SERVICES, "-q"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.splitlines()[-1].startswith("2 service(s): 2 unchanged")
+        return [line for line in log.read_text().splitlines() if '"clone"' in line]
+
+    assert clones() == []
+    makefile = ws / "ossa" / "infrastructure" / "Makefile"
+    makefile.write_text(makefile.read_text())  # same bytes: still nothing to do
+    assert clones() == []
+    with makefile.open("a") as edited:
+        edited.write("# an owner's line\n")
+    again = fleetform("generate", "-c", catalog, "-w", ws, *SERVICES, "-q")
+    assert again.exit_code == 1 and "would overwrite files fleetform did not write" in again.stdout
