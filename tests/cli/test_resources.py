@@ -35,5 +35,6 @@ def test_bundled_paths_name_what_they_say() -> None:
     assert resources.BUNDLED_CATALOG.resolve() == ROOT / "catalog.yaml"
     assert sorted(p.name for p in resources.SCHEMA_DIR.glob("*.json")) == [
         "catalog.schema.json",
+        "fleet-result.schema.json",
         "service.schema.json",
     ]
