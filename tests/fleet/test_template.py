@@ -655,3 +655,18 @@ def test_one_naming_rule_for_address_variables(name: str, prefix: str) -> None:
     environment = jinja2.Environment(loader=jinja2.FileSystemLoader(ROOT))
     names = environment.get_template("template/includes/names.jinja").module
     assert names.env_prefix(name) == prefix  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("case", ["node", "python", "model"])
+def test_the_application_never_runs_as_pid_1(case: str, rendered: dict[str, Path]) -> None:
+    """Compose gives it the engine's init; in Kubernetes the pod's pause container is PID 1.
+    (tests/stack/test_live_engine.py stops such a container on the real engine.)"""
+    out = rendered[case]
+    services = compose_config(out)["services"]
+    generated = [name for name, spec in services.items() if "build" in spec]
+    assert generated and all(services[name]["init"] is True for name in generated)
+    if case == "node":  # a generated dependency too; an image keeps its own entry point
+        assert (services["agent-brain"]["init"], "init" in services["redis"]) == (True, False)
+    for environment in ("local", "staging", "production"):
+        pod = manifest(render_chart(out, environment), "Deployment")["spec"]["template"]["spec"]
+        assert pod["shareProcessNamespace"] is True

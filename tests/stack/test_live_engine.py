@@ -9,8 +9,13 @@ only under FLEETFORM_REQUIRE_ENGINE=0) and the live catalog of tests/stack/live_
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable
+import secrets
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,10 @@ import docker.errors
 import pytest
 from click.testing import Result
 
+from generator.catalog.validation import open_catalog
+from generator.stack import live_phases as phases
+from generator.stack.compose import ComposeProject
+from generator.stack.engine import compose_binary
 from tests.stack.live_setup import NODE_BASE, PYTHON_BASE, project_resources
 
 pytestmark = pytest.mark.engine
@@ -89,3 +98,106 @@ def test_live_service_never_healthy_fails_and_shows_health_check_output(
 
 def _snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+# The stand-in application traps SIGTERM itself, which would hide a missing init: the stop
+# test runs, in the generated image and under the generated compose file, a process with no
+# handler of its own instead (busybox sleep), as `node .` or `python -m app` is without one.
+# As PID 1 such a process ignores SIGTERM, and `docker stop` waits out the grace period.
+NO_HANDLER = """\
+services:
+  stuck:
+    command: ["sleep", "600"]
+    stop_grace_period: 4s
+"""
+
+
+@contextmanager
+def generated_container(
+    engine: Any, repo: Path, catalog: Path, override: str, tmp_path: Path
+) -> Iterator[Any]:
+    """The `stuck` service's container: its image built from its generated Dockerfile on the
+    stand-in base (verify --live's phases), started from its generated compose file with
+    `override` layered on; everything torn down afterwards by verify --live's teardown."""
+    token = secrets.token_hex(4)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir(parents=True)
+    target = phases.Target(
+        catalog=open_catalog(catalog).catalog,
+        service="stuck",
+        repo=repo,
+        compose=ComposeProject(
+            file=repo / phases.SERVICE_COMPOSE_FILE,
+            name=f"fleetform-verify-stuck-{token}",
+            env={**os.environ, "IMAGE_TAG": f"verify-{token}"},
+        ),
+        scratch=scratch,
+        volumes_before=frozenset(str(v.name) for v in engine.volumes.list()),
+        wait_timeout=60,
+        check_attempts=1,
+        check_max_wait=1,
+        log_tail=20,
+        emit=lambda _line: None,
+    )
+    results: list[phases.PhaseResult] = []
+    try:
+        images = phases.read_compose_images(target)
+        context = phases.prepare_context(target, images)
+        plan = phases.plan_standins(engine, context.wanted)
+        results.append(plan)
+        assert phases.build_standins(engine, target, plan).ok
+        built = phases.build_image(engine, target, context.image)
+        results.append(built)
+        assert built.ok, built.failure
+        (scratch / "override.yml").write_text(override, encoding="utf-8")
+        argv = [
+            compose_binary(),
+            "-f",
+            str(target.compose.file),
+            "-f",
+            str(scratch / "override.yml"),
+        ]
+        argv += ["-p", target.compose.name, "up", "-d", "--no-build", "--pull", "never", "stuck"]
+        subprocess.run(argv, env=target.compose.env, check=True, capture_output=True, timeout=120)
+        [container] = engine.containers.list(
+            filters={"label": f"com.docker.compose.project={target.compose.name}"}
+        )
+        yield container
+    finally:
+        torn = phases.tear_down(engine, target, results)
+        assert torn.leftovers == ()
+
+
+def timed_stop(container: Any) -> tuple[float, int]:
+    """`docker stop` with the container's own grace period: seconds taken, exit code."""
+    started = time.monotonic()
+    container.stop()
+    seconds = time.monotonic() - started
+    container.reload()
+    return seconds, int(container.attrs["State"]["ExitCode"])
+
+
+def test_a_generated_container_stops_at_once_under_its_init(
+    clean_engine: Any, live_catalog: Path, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    workspace = tmp_path / "workspace"
+    assert run("generate", "-c", live_catalog, "-w", workspace, "stuck").exit_code == 0
+    repo = workspace / "stuck"
+
+    with generated_container(clean_engine, repo, live_catalog, NO_HANDLER, tmp_path / "a") as c:
+        # PID 1 is the engine's init (the generated compose file's `init: true`), not the app.
+        top = c.top()
+        pid, ppid, cmd = (top["Titles"].index(title) for title in ("PID", "PPID", "CMD"))
+        processes = {p[cmd].split()[0]: (p[pid], p[ppid]) for p in top["Processes"]}
+        assert processes.keys() == {"/sbin/docker-init", "sleep"}, top
+        assert processes["sleep"][1] == processes["/sbin/docker-init"][0]  # its child
+        seconds, exit_code = timed_stop(c)
+    assert seconds < 2, f"docker stop took {seconds:.1f}s of its 4s grace period"
+    assert exit_code == 143  # SIGTERM, passed on by the init: no SIGKILL needed
+
+    # The same container without the init: SIGTERM is ignored, and the engine kills it once
+    # the grace period is over. This is what the generated file's `init: true` prevents.
+    without = NO_HANDLER + "    init: false\n"
+    with generated_container(clean_engine, repo, live_catalog, without, tmp_path / "b") as c:
+        seconds, exit_code = timed_stop(c)
+    assert seconds >= 4 and exit_code == 137, (seconds, exit_code)
