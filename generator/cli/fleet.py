@@ -255,6 +255,7 @@ def update_command(
 @workspace_option()
 @services_argument
 @jobs_option()
+@click.option("--diff", is_flag=True, help="Print a unified diff of every differing file.")
 @format_option
 @quiet_option
 @click.pass_context
@@ -264,6 +265,7 @@ def drift_command(
     workspace: Path,
     services: tuple[str, ...],
     jobs: int,
+    diff: bool,
     output_format: str,
     quiet: bool,
 ) -> None:
@@ -274,7 +276,7 @@ def drift_command(
     from generator.fleet.template import catalog_template
 
     catalog = open_catalog(catalog_path or default_catalog()).catalog
-    options = DriftOptions(root=workspace, template=catalog_template(catalog), jobs=jobs)
+    options = DriftOptions(root=workspace, template=catalog_template(catalog), jobs=jobs, diff=diff)
     report = with_progress(
         catalog, services, partial(drift, catalog, services, options), quiet=quiet
     )

@@ -88,6 +88,28 @@ def unified_diff(changes: FileChanges, rendered: Path, repo: Path, label: str = 
     return "\n".join(chunks) + ("\n" if chunks else "")
 
 
+def repository_diff(changes: FileChanges, rendered: Path, repo: Path, label: str = "") -> str:
+    """What the repository holds against what the template renders (as `cruft diff`): a/ is
+    the render, b/ the repository, `/dev/null` for a file only one of them has."""
+    prefix = f"{label.strip('/')}/" if label else ""
+    chunks: list[str] = []
+    for name in (*changes.created, *changes.changed, *changes.foreign):
+        rendered_lines = (rendered / name).read_text(errors="replace").splitlines()
+        after = "/dev/null" if name in changes.created else f"b/{prefix}{name}"
+        chunks.extend(
+            difflib.unified_diff(
+                rendered_lines, _lines(repo / name), f"a/{prefix}{name}", after, lineterm=""
+            )
+        )
+    for name in changes.removed:
+        chunks.extend(
+            difflib.unified_diff(
+                [], _lines(repo / name), "/dev/null", f"b/{prefix}{name}", lineterm=""
+            )
+        )
+    return "\n".join(chunks) + ("\n" if chunks else "")
+
+
 def _lines(path: Path) -> list[str]:
     """A repository file's lines for a diff; none for a link (its target is never read)."""
     data = read_regular(path)

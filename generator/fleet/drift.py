@@ -21,7 +21,7 @@ from generator.catalog.selection import select_services
 from generator.conflicts import marker_lines
 from generator.errors import AnswersFileError, RenderError, UnsafePathError
 from generator.fleet.answers import Answers, service_answers
-from generator.fleet.compare import FileChanges, compare
+from generator.fleet.compare import FileChanges, compare, repository_diff
 from generator.fleet.confine import read_regular, repository_dir
 from generator.fleet.copier_worker import rendering_recorded_versions
 from generator.fleet.manifest import rendered_files
@@ -62,6 +62,7 @@ class DriftResult:
     changes: FileChanges = field(default_factory=FileChanges)
     reason: str = ""
     conflicts: tuple[str, ...] = ()  # edited files that hold committed conflict markers
+    diff: str = ""  # with DriftOptions.diff: what `generate` would change, as a unified diff
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class DriftOptions:
     root: Path
     template: TemplateSource
     jobs: int = 1
+    diff: bool = False  # also the unified diff of every differing file
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class _Job:
     root: Path
     repo_name: str
     template: TemplateSource
+    diff: bool = False
 
     @property
     def repo(self) -> Path:
@@ -117,6 +120,7 @@ def drift(
             options.root,
             catalog.services[sid].repo,
             options.template,
+            options.diff,
         )
         for sid in select_services(catalog, names)
     ]
@@ -172,15 +176,16 @@ def drift_one(job: _Job) -> DriftResult:
         except RenderError as exc:
             return DriftResult(job.service, repo, DriftOutcome.FAILED, version, reason=str(exc))
         changes = compare(rendered_files(rendered), rendered, repo)
+        owned = owners_files(source, recorded.commit)
+        changes = replace(
+            changes,
+            changed=tuple(f for f in changes.changed if not owned(f)),
+            foreign=tuple(f for f in changes.foreign if not owned(f)),
+        )
+        diff = repository_diff(changes, rendered, repo, job.repo_name) if job.diff else ""
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    owned = owners_files(source, recorded.commit)
-    changes = replace(
-        changes,
-        changed=tuple(f for f in changes.changed if not owned(f)),
-        foreign=tuple(f for f in changes.foreign if not owned(f)),
-    )
     differs = changes.created or changes.changed or changes.foreign or changes.removed
     outcome = DriftOutcome.DRIFTED if differs else DriftOutcome.IN_SYNC
     conflicts = tuple(f for f in changes.foreign if marker_lines(read_regular(repo / f) or b""))
-    return DriftResult(job.service, repo, outcome, version, changes, conflicts=conflicts)
+    return DriftResult(job.service, repo, outcome, version, changes, conflicts=conflicts, diff=diff)

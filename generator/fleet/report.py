@@ -203,7 +203,8 @@ def drift_summary(report: DriftReport) -> str:
     if everyone and all(r.outcome is DriftOutcome.IN_SYNC for r in report.results):
         closing += " (every repository matches its template version and the catalog)"
     stopped = interrupted_lines(report.interrupted, len(report.results), report.not_started)
-    return "\n".join([*lines, *orphan_lines(report.orphans), closing, *stopped]) + "\n"
+    diffs = "".join(r.diff for r in report.results)
+    return diffs + "\n".join([*lines, *orphan_lines(report.orphans), closing, *stopped]) + "\n"
 
 
 def _version_cell(result: DriftResult) -> str:

@@ -68,3 +68,21 @@ def test_a_repository_whose_service_left_the_catalog_is_orphaned_never_deleted(
     assert json.loads(drift.stdout)["orphans"] == [OPS] and drift.exit_code == 1
     named = fleetform("drift", "-c", catalog, "-w", workspace, "agent-chat", "-q")
     assert "orphaned" not in named.stdout and named.exit_code == 0
+
+
+def test_drift_diff_shows_the_repository_against_its_render(fleet: tuple[Path, Path]) -> None:
+    catalog, workspace = fleet
+    repo = workspace / OPS
+    makefile = repo / "infrastructure" / "Makefile"
+    makefile.write_text(makefile.read_text() + "# an owner's line\n")
+    (repo / "infrastructure" / "Dockerfile").unlink()
+    commit_all(repo, "owners")
+    result = fleetform("drift", "-c", catalog, "-w", workspace, "agent-ops", "--diff", "-q")
+    assert result.exit_code == 1
+    assert (
+        f"--- a/{OPS}/infrastructure/Makefile\n+++ b/{OPS}/infrastructure/Makefile\n"
+        in result.stdout
+    )
+    assert "+# an owner's line\n" in result.stdout
+    assert f"--- a/{OPS}/infrastructure/Dockerfile\n+++ /dev/null\n" in result.stdout
+    assert "agent-ops: infrastructure/Dockerfile: missing from the repository" in result.stdout
