@@ -426,14 +426,15 @@ def test_verify_command_exit_codes(
 
 def render_chart(root: Path, environment: str | None, **overrides: Any) -> list[dict[str, Any]]:
     """The manifests helm renders from a tree's chart, with the values a deploy to
-    `environment` layers (None: the chart's defaults alone) and then `overrides` merged in."""
+    `environment` layers over the chart's values.yaml (None: those alone), and then
+    `overrides` merged in."""
     import helm_python as helm
 
     from generator.verify.values import merge_values
 
     chart = root / "infrastructure" / "helm"
     values: dict[str, Any] = {}
-    for name in ("base", environment, "overrides"):
+    for name in (environment, "overrides"):
         path = chart / "values" / f"{name}.yaml"
         if name is not None and path.is_file():
             values = merge_values(values, helm.values_from_yaml(path.read_text("utf-8")))
@@ -670,3 +671,35 @@ def test_the_application_never_runs_as_pid_1(case: str, rendered: dict[str, Path
     for environment in ("local", "staging", "production"):
         pod = manifest(render_chart(out, environment), "Deployment")["spec"]["template"]["spec"]
         assert pod["shareProcessNamespace"] is True
+
+
+def test_the_chart_lints_and_renders_without_any_values_file(rendered: dict[str, Path]) -> None:
+    """values.yaml holds the base values: helm, Argo CD and Flux need no -f."""
+    import helm_python as helm
+
+    chart = rendered["node"] / "infrastructure" / "helm"
+    report = helm.lint(chart, {}, strict=True, kube_version="v1.30.0")
+    assert [m for m in report["messages"] if m["severity"] > 1] == []
+    kinds = {m["kind"] for m in render_chart(rendered["node"], None)}
+    assert {"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Service"} <= kinds
+
+
+def deploy_dry_run(root: Path, *args: str) -> list[str]:
+    """The helm command `deploy.sh -n` prints, split into words."""
+    script = root / "infrastructure" / "scripts" / "deploy.sh"
+    done = subprocess.run(
+        ["bash", str(script), "-n", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "LOG_FILE": "/dev/null"},
+    )
+    return done.stdout.split()
+
+
+def test_deploy_layers_the_environment_and_the_overrides_over_values_yaml(
+    rendered: dict[str, Path],
+) -> None:
+    words = deploy_dry_run(rendered["node"], "staging")
+    files = [words[i + 1] for i, word in enumerate(words) if word == "-f"]
+    assert files == ["helm/values/staging.yaml", "helm/values/overrides.yaml"]

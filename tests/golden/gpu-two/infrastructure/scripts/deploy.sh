@@ -3,7 +3,7 @@
 #
 # deploy.sh: deploy the service's Helm chart to one environment.
 #   helm upgrade --install --atomic --wait
-#     -f helm/values/base.yaml -f helm/values/ENV.yaml [-f helm/values/overrides.yaml]
+#     -f helm/values/ENV.yaml [-f helm/values/overrides.yaml]   (over the chart's values.yaml)
 # --atomic makes Helm roll a failed upgrade back (and remove a failed first install) itself.
 # With HEALTH_URL set, the deployed service must then pass health-check.sh (exponential
 # backoff); if it does not, rollback.sh returns the release to its previous revision.
@@ -87,17 +87,15 @@ namespace=${NAMESPACE:-$PLATFORM}
 helm_bin=${HELM:-helm}
 
 cd -- "$INFRA_DIR"
-for values in helm/values/base.yaml "helm/values/$env_name.yaml"; do
-  if [[ ! -f "$values" ]]; then
-    bad_usage "missing values file infrastructure/$values"
-  fi
-done
+if [[ ! -f "helm/values/$env_name.yaml" ]]; then
+  bad_usage "missing values file infrastructure/helm/values/$env_name.yaml"
+fi
 
 helm_args=(
   upgrade --install "$release" helm
   --namespace "$namespace" --create-namespace
   --atomic --wait --timeout "${HELM_TIMEOUT:-10m}"
-  -f helm/values/base.yaml -f "helm/values/$env_name.yaml"
+  -f "helm/values/$env_name.yaml"
 )
 if [[ -f helm/values/overrides.yaml ]]; then
   helm_args+=(-f helm/values/overrides.yaml)
