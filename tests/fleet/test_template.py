@@ -703,3 +703,25 @@ def test_deploy_layers_the_environment_and_the_overrides_over_values_yaml(
     words = deploy_dry_run(rendered["node"], "staging")
     files = [words[i + 1] for i, word in enumerate(words) if word == "-f"]
     assert files == ["helm/values/staging.yaml", "helm/values/overrides.yaml"]
+
+
+@pytest.mark.slow
+def test_a_misspelt_value_in_overrides_is_refused(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    """values.schema.json is closed where the chart defines the keys: `replicaCoun: 3` is an
+    error of every deploy, not a value helm silently ignores."""
+    tree = tmp_path / "svc"
+    shutil.copytree(rendered["node"], tree)
+    overrides = tree / "infrastructure" / "helm" / "values" / "overrides.yaml"
+    overrides.write_text("replicaCoun: 3\nimage:\n  tga: v1\n", encoding="utf-8")
+    problems = [str(p) for p in verify_tree(tree).problems]
+    assert problems, "the misspelt keys were accepted"
+    assert any("replicaCoun" in p for p in problems), problems
+    assert any("tga" in p for p in problems), problems
+
+
+def test_the_closed_schema_still_takes_helms_global_values(rendered: dict[str, Path]) -> None:
+    """As a subchart of an umbrella chart, the chart is given `global`."""
+    kinds = {m["kind"] for m in render_chart(rendered["node"], "staging", **{"global": {"x": 1}})}
+    assert "Deployment" in kinds
