@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jinja2 import Environment, FileSystemLoader
 
 from generator.catalog.validation import open_catalog
@@ -82,6 +83,13 @@ class Floor:
             extensions=[AnsibleCoreFiltersExtension],
             keep_trailing_newline=True,
         )
+        config = yaml.safe_load((template / "copier.yml").read_text(encoding="utf-8"))
+        # Copier's computed values (`when: false` with a default), as Copier computes them.
+        self.computed = [
+            (name, spec["type"], self.env.from_string(str(spec["default"])))
+            for name, spec in config.items()
+            if isinstance(spec, dict) and spec.get("when") is False and "default" in spec
+        ]
         base = template / "template"
         self.files = [
             p.relative_to(template).as_posix()
@@ -96,6 +104,8 @@ class Floor:
             "_copier_conf": {"answers_file": ".copier-answers.yml"},
             "_copier_answers": {**answers, "_commit": "v1.0.0", "_src_path": str(self.root)},
         }
+        for name, kind, default in self.computed:
+            context[name] = _cast(kind, default.render(context))
         for name in self.files:
             relative = name.removeprefix("template/")
             if relative.endswith(".jinja"):
@@ -110,6 +120,17 @@ class Floor:
                 out = dest / relative
                 out.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(self.root / name, out)
+
+
+def _cast(kind: str, text: str) -> Any:
+    """A rendered default as Copier casts it by the question's type."""
+    if kind == "yaml":
+        return yaml.safe_load(text)
+    if kind == "bool":
+        return text.strip().lower() in ("true", "yes", "1", "on")
+    if kind == "int":
+        return int(text)
+    return text
 
 
 def timed(action: Callable[[], object]) -> float:

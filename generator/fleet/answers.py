@@ -37,12 +37,22 @@ _ANSWER_SOURCES = {
 
 def service_answers(catalog: Catalog, service_id: str) -> Answers:
     """The validated Copier answers of one generated service."""
-    service = _generated(catalog, service_id)
-    answers = _answers(catalog, service)
-    problems = answer_problems(service, answers)
+    answers = unvalidated_answers(catalog, service_id)
+    validate_answers(catalog, service_id, answers)
+    return answers
+
+
+def unvalidated_answers(catalog: Catalog, service_id: str) -> Answers:
+    """The answers before the template's contract is checked: for a caller that knows they
+    were validated already (the same answers recorded by the same fleetform version)."""
+    return _answers(catalog, _generated(catalog, service_id))
+
+
+def validate_answers(catalog: Catalog, service_id: str, answers: Answers) -> None:
+    """InputError with every way `answers` break the template's contract."""
+    problems = answer_problems(_generated(catalog, service_id), answers)
     if problems:
         raise InputError(problems=problems)
-    return answers
 
 
 def answers_yaml(answers: Answers) -> str:

@@ -20,7 +20,7 @@ from generator import __version__
 from generator.catalog.model import Catalog
 from generator.catalog.selection import select_services
 from generator.errors import LockedError, RenderError, UnsafePathError, WriteError
-from generator.fleet.answers import Answers, service_answers
+from generator.fleet.answers import Answers, unvalidated_answers, validate_answers
 from generator.fleet.apply import BACKUP_SUFFIX, Change, apply, recover, staged_files
 from generator.fleet.compare import FileChanges, compare, unified_diff
 from generator.fleet.confine import kind, repository_dir
@@ -29,10 +29,17 @@ from generator.fleet.manifest import (
     current_manifest,
     inputs_digest,
     manifest_for,
+    recorded_inputs,
     rendered_files,
     unchanged_since,
 )
 from generator.fleet.orphans import orphaned
+from generator.fleet.ports_snapshot import (
+    PortsSnapshot,
+    inputs_with,
+    ports_snapshot,
+    write_snapshot,
+)
 from generator.fleet.render import render_service
 from generator.fleet.template import (
     TemplateSource,
@@ -98,6 +105,7 @@ class _Job:
     repo_name: str  # the catalog's `repo`: the repository's path in the workspace
     options: GenerateOptions
     inputs: str | None = None  # what its render depends on; None: cannot be known, render
+    ports: PortsSnapshot | None = None  # the fleet's port registry, written into the render
 
     @property
     def repo(self) -> Path:
@@ -115,12 +123,18 @@ def generate(
     # All answers before any render: one bad value anywhere writes nothing anywhere.
     commit = rendered_commit(options.template)
     jobs = []
+    ports = ports_snapshot(catalog)
     for sid in services:
-        answers = service_answers(catalog, sid)
+        answers = unvalidated_answers(catalog, sid)
         inputs = (
             inputs_digest(options.template.src, commit, answers, __version__) if commit else None
         )
-        jobs.append(_Job(sid, answers, catalog.services[sid].repo, options, inputs))
+        inputs = inputs_with(inputs, ports)
+        repo_name = catalog.services[sid].repo
+        if inputs is None or _recorded(options.root, repo_name) != inputs:
+            # Answers recorded with these very inputs passed this very check when written.
+            validate_answers(catalog, sid, answers)
+        jobs.append(_Job(sid, answers, repo_name, options, inputs, ports))
     if options.preview:
         warnings = tuple(preview_warnings(options.template))
     else:
@@ -166,6 +180,13 @@ def generate_one(job: _Job) -> ServiceResult:
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, reason=str(exc))
 
 
+def _recorded(root: Path, repo_name: str) -> str | None:
+    try:
+        return recorded_inputs(repository_dir(root, repo_name))
+    except UnsafePathError:
+        return None  # generate_one refuses it
+
+
 def _nothing_to_do(job: _Job, repo: Path) -> FileChanges | None:
     """A repository whose manifest was written from these very inputs, every file untouched
     since and no interrupted run pending, needs no render: it would give the same bytes."""
@@ -191,6 +212,8 @@ def _render_and_apply(
     try:
         try:
             render_service(job.answers, rendered, job.options.template)
+            if job.ports is not None:
+                write_snapshot(rendered, job.ports)
         except RenderError as exc:
             return ServiceResult(job.service, job.repo, Outcome.FAILED, reason=str(exc), note=note)
         result = _apply(job, repo, rendered, staging, workspace)

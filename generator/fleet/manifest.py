@@ -77,15 +77,21 @@ def inputs_digest(template: str, commit: str, answers: Mapping[str, Any], versio
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def unchanged_since(repo: Path, inputs: str) -> tuple[str, ...] | None:
-    """The files of `repo` when its manifest was written from exactly `inputs` and every file
-    it names is still a regular file with the recorded bytes; None when a render is needed."""
+def recorded_inputs(repo: Path) -> str | None:
+    """The inputs digest `repo`'s manifest records (None: none, or no manifest)."""
     text = read_regular(repo / MANIFEST)
     try:
         data = json.loads(text) if text is not None else None
     except ValueError:
         return None
-    if not isinstance(data, dict) or data.get("inputs") != inputs:
+    inputs = data.get("inputs") if isinstance(data, dict) else None
+    return inputs if isinstance(inputs, str) else None
+
+
+def unchanged_since(repo: Path, inputs: str) -> tuple[str, ...] | None:
+    """The files of `repo` when its manifest was written from exactly `inputs` and every file
+    it names is still a regular file with the recorded bytes; None when a render is needed."""
+    if recorded_inputs(repo) != inputs:
         return None
     files = read_manifest(repo)
     for name, recorded in files.items():
