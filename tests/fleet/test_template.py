@@ -725,3 +725,39 @@ def test_the_closed_schema_still_takes_helms_global_values(rendered: dict[str, P
     """As a subchart of an umbrella chart, the chart is given `global`."""
     kinds = {m["kind"] for m in render_chart(rendered["node"], "staging", **{"global": {"x": 1}})}
     assert "Deployment" in kinds
+
+
+def test_two_charts_of_the_fleet_keep_their_own_helpers_in_one_umbrella_chart(
+    rendered: dict[str, Path], tmp_path: Path
+) -> None:
+    """Named templates are global to a release: with one shared prefix, the helpers of one
+    subchart (here an edited fullname, as another template version could have) would
+    replace the other's."""
+    import helm_python as helm
+
+    umbrella = tmp_path / "umbrella"
+    (umbrella / "charts").mkdir(parents=True)
+    (umbrella / "Chart.yaml").write_text(
+        "apiVersion: v2\nname: umbrella\nversion: 0.1.0\n", encoding="utf-8"
+    )
+    for case in ("node", "python"):
+        chart = rendered[case] / "infrastructure" / "helm"
+        name = yaml.safe_load((chart / "Chart.yaml").read_text())["name"]
+        shutil.copytree(chart, umbrella / "charts" / name)
+    helpers = umbrella / "charts" / "agent-chat" / "templates" / "_helpers.tpl"
+    text = helpers.read_text(encoding="utf-8")
+    edited = text.replace(
+        '{{- printf "%s-%s" .Release.Name $name', '{{- printf "edited-%s-%s" .Release.Name $name'
+    )
+    assert edited != text
+    helpers.write_text(edited, encoding="utf-8")
+    with helm.Chart.load(umbrella) as loaded:
+        out = loaded.render({}, name="platform", namespace="platform")
+    services = {
+        doc["metadata"]["name"]
+        for path, text in out.items()
+        if path.endswith("/service.yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    }
+    assert services == {"edited-platform-agent-chat", "platform-mcp-model-gateway"}

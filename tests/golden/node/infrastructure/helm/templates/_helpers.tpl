@@ -1,12 +1,12 @@
 {{/*
-Named templates shared by every manifest of this chart.
-The prefix is "fleetform." rather than the chart name so that every chart of the
-fleet defines the same, identical helpers (safe when several are subcharts of one
-umbrella chart).
+Named templates shared by every manifest of this chart, named after the chart (as
+`helm create` names them): named templates are global to a release, so when charts of the
+fleet rendered from different template versions are subcharts of one umbrella chart, each
+keeps its own helpers instead of one chart's replacing the others'.
 */}}
 
 {{/* Chart name, truncated to the 63 characters of a DNS-1123 label. */}}
-{{- define "fleetform.name" -}}
+{{- define "agent-chat.name" -}}
 {{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
@@ -14,7 +14,7 @@ umbrella chart).
 Fully qualified app name: the release name when it already contains the chart
 name (the usual `helm upgrade --install <service> .`), else "<release>-<chart>".
 */}}
-{{- define "fleetform.fullname" -}}
+{{- define "agent-chat.fullname" -}}
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
 {{- else }}
@@ -28,21 +28,21 @@ name (the usual `helm upgrade --install <service> .`), else "<release>-<chart>".
 {{- end }}
 
 {{/* "<chart>-<version>" as used by the helm.sh/chart label. */}}
-{{- define "fleetform.chart" -}}
+{{- define "agent-chat.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/* Labels that never change for the life of a release: the Deployment selector. */}}
-{{- define "fleetform.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "fleetform.name" . | quote }}
+{{- define "agent-chat.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "agent-chat.name" . | quote }}
 app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" | quote }}
 {{- end }}
 
 {{/* The standard labels of every object of this chart. */}}
-{{- define "fleetform.labels" -}}
-helm.sh/chart: {{ include "fleetform.chart" . | quote }}
-{{ include "fleetform.selectorLabels" . }}
-app.kubernetes.io/version: {{ include "fleetform.imageTag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
+{{- define "agent-chat.labels" -}}
+helm.sh/chart: {{ include "agent-chat.chart" . | quote }}
+{{ include "agent-chat.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "agent-chat.imageTag" . | replace "+" "_" | trunc 63 | trimSuffix "-" | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service | quote }}
 app.kubernetes.io/part-of: {{ .Values.platform | quote }}
 app.kubernetes.io/component: {{ .Values.component | quote }}
@@ -52,30 +52,30 @@ app.kubernetes.io/component: {{ .Values.component | quote }}
 {{- end }}
 
 {{/* Image tag: values first, else the chart's appVersion. */}}
-{{- define "fleetform.imageTag" -}}
+{{- define "agent-chat.imageTag" -}}
 {{- .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- end }}
 
 {{/* Name of the ServiceAccount the pods run as. */}}
-{{- define "fleetform.serviceAccountName" -}}
+{{- define "agent-chat.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
-{{- default (include "fleetform.fullname" .) .Values.serviceAccount.name }}
+{{- default (include "agent-chat.fullname" .) .Values.serviceAccount.name }}
 {{- else }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
 
 {{/* Name of the PersistentVolumeClaim holding the data directory. */}}
-{{- define "fleetform.claimName" -}}
+{{- define "agent-chat.claimName" -}}
 {{- if .Values.persistence.existingClaim }}
 {{- .Values.persistence.existingClaim }}
 {{- else }}
-{{- printf "%s-data" (include "fleetform.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- printf "%s-data" (include "agent-chat.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 {{- end }}
 
 {{/* The replica floor: the HPA minimum when autoscaling, else the fixed count. */}}
-{{- define "fleetform.minReplicas" -}}
+{{- define "agent-chat.minReplicas" -}}
 {{- if .Values.autoscaling.enabled }}
 {{- .Values.autoscaling.minReplicas | int }}
 {{- else }}
@@ -88,7 +88,7 @@ Every port of the container, the main one ("http") first, as a YAML list of
 {name, port, containerPort, protocol}. Fails on a duplicate name, container port
 or Service port, which the API server would otherwise reject only at apply time.
 */}}
-{{- define "fleetform.ports" -}}
+{{- define "agent-chat.ports" -}}
 {{- $ports := list (dict "name" "http" "port" (.Values.service.port | int) "containerPort" (.Values.containerPort | int) "protocol" (.Values.service.protocol | default "TCP" | upper)) }}
 {{- range .Values.extraPorts }}
 {{- $ports = append $ports (dict "name" .name "port" (.port | int) "containerPort" (.containerPort | default .port | int) "protocol" (.protocol | default "TCP" | upper)) }}
