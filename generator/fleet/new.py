@@ -15,9 +15,11 @@ from pathlib import Path
 from generator.catalog.edit import AddedService, NewService, add_service
 from generator.catalog.model import Catalog
 from generator.fleet.answers import service_answers
+from generator.fleet.confine import kind
 from generator.fleet.generate import GenerateOptions, GenerateReport, generate
 from generator.fleet.template import catalog_template, require_writable_template
 from generator.fleet.workspace import hold
+from generator.git import git
 
 __all__ = ["NewService", "NewServiceResult", "new_service"]
 
@@ -52,7 +54,17 @@ def new_service(
     if root is None or not runtime.generated:
         return NewServiceResult(added, None)
     options = GenerateOptions(root=root, template=catalog_template(added.catalog), preview=preview)
-    return NewServiceResult(added, generate(added.catalog, [added.service], options))
+    report = generate(added.catalog, [added.service], options)
+    if writes and report.ok:
+        _initialise(root / added.catalog.services[added.service].repo)
+    return NewServiceResult(added, report)
+
+
+def _initialise(repo: Path) -> None:
+    """A new service's repository is a git repository from the start (fleetform created the
+    folder: nothing of it is someone else's), with nothing committed: the owners commit."""
+    if kind(repo / ".git") == "missing":
+        git(repo, "init", "--quiet", check=True)
 
 
 def _check(catalog: Catalog, service_id: str, *, writes: bool) -> None:

@@ -102,6 +102,10 @@ def test_new_adds_exactly_its_lines_and_renders_the_repository(
     assert answers["_commit"] == TEMPLATE_TAG
     assert answers["direct_dependencies"] == ["redis", "postgres"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.yaml", "ws"]
+    # A git repository from the start, nothing committed: the owners review and commit.
+    repo = workspace / "billing"
+    assert git(repo, "rev-parse", "--show-toplevel") == str(repo)
+    assert "?? .copier-answers.yml" in git(repo, "status", "--porcelain", "--untracked-files=all")
 
 
 def test_the_next_new_service_of_the_group_gets_the_next_port(bundled_copy: Path, run: Run) -> None:
