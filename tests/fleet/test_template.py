@@ -476,7 +476,10 @@ def test_network_policy_admits_only_the_dependants_in_staging_and_production(
         spec = policy["spec"]
         assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "agent-chat"
         assert spec["policyTypes"] == ["Ingress"]  # egress is opt-in
-        [rule] = spec["ingress"]
+        rule, helm_test = spec["ingress"]
+        assert helm_test["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == (
+            "agent-chat-test"
+        )
         assert rule["from"] == [
             {
                 "podSelector": {
@@ -493,8 +496,14 @@ def test_network_policy_admits_only_the_dependants_in_staging_and_production(
 def test_network_policy_of_a_service_nothing_calls_admits_nobody(
     rendered: dict[str, Path],
 ) -> None:
-    policy = manifest(render_chart(rendered["many-dependencies"], "production"), "NetworkPolicy")
-    assert policy["spec"]["ingress"] == []
+    out = rendered["many-dependencies"]  # studio-ui
+    [helm_test] = manifest(render_chart(out, "production"), "NetworkPolicy")["spec"]["ingress"]
+    assert helm_test["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == (
+        "studio-ui-test"
+    )
+    untested = render_chart(out, "production", tests={"enabled": False})
+    assert manifest(untested, "NetworkPolicy")["spec"]["ingress"] == []
+    assert not [m for m in untested if m["kind"] == "Pod"]
 
 
 def test_network_policy_admits_the_ingress_controller_and_extra_rules(
@@ -761,3 +770,95 @@ def test_two_charts_of_the_fleet_keep_their_own_helpers_in_one_umbrella_chart(
         if doc
     }
     assert services == {"edited-platform-agent-chat", "platform-mcp-model-gateway"}
+
+
+def test_extra_volumes_are_mounted_beside_the_charts_own(rendered: dict[str, Path]) -> None:
+    certificates = {"name": "certs", "configMap": {"name": "ca-bundle"}}
+    mount = {"name": "certs", "mountPath": "/etc/ssl/private-ca", "readOnly": True}
+    manifests = render_chart(
+        rendered["python"], "production", extraVolumes=[certificates], extraVolumeMounts=[mount]
+    )
+    pod = manifest(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert pod["volumes"][-1] == certificates
+    assert pod["containers"][0]["volumeMounts"][-1] == mount
+    assert pod["volumes"][0]["name"] == "tmp"  # the chart's own stay
+
+
+def test_a_prestop_hook_delays_sigterm_within_the_grace_period(rendered: dict[str, Path]) -> None:
+    pod = manifest(render_chart(rendered["node"], "production"), "Deployment")["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    assert container["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "5"]}}
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 30
+    none = manifest(
+        render_chart(rendered["node"], "staging", lifecycle={"preStopSleepSeconds": 0}),
+        "Deployment",
+    )
+    assert "lifecycle" not in none["spec"]["template"]["spec"]["containers"][0]
+
+
+def test_a_prestop_sleep_as_long_as_the_grace_period_is_refused(rendered: dict[str, Path]) -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmError, match="must be below terminationGracePeriodSeconds"):
+        render_chart(rendered["node"], "staging", lifecycle={"preStopSleepSeconds": 30})
+
+
+def helm_test_pod(root: Path, environment: str) -> dict[str, Any]:
+    pods = [m for m in render_chart(root, environment) if m["kind"] == "Pod"]
+    [pod] = pods
+    return pod
+
+
+def test_helm_test_asks_the_health_endpoint_through_the_service(rendered: dict[str, Path]) -> None:
+    pod = helm_test_pod(rendered["extra-ports"], "production")  # gateway: Service port 4001
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    [container] = pod["spec"]["containers"]
+    assert container["image"] == "registry.example.com/edge/gateway:0.1.0"
+    assert container["env"] == [{"name": "HEALTH_URL", "value": "http://gateway:4001/health"}]
+    # Not selected by the Deployment or the Service, but let in by the NetworkPolicy.
+    labels = pod["metadata"]["labels"]
+    manifests = render_chart(rendered["extra-ports"], "production")
+    selector = manifest(manifests, "Service")["spec"]["selector"]
+    assert not selector.items() <= labels.items()
+    allowed = [
+        peer["podSelector"]["matchLabels"]
+        for rule in manifest(manifests, "NetworkPolicy")["spec"]["ingress"]
+        for peer in rule["from"]
+        if "podSelector" in peer
+    ]
+    assert any(match.items() <= labels.items() for match in allowed)
+
+
+@pytest.mark.parametrize("case", ["node", "python"])
+def test_the_helm_test_probe_passes_on_health_and_fails_otherwise(
+    case: str, rendered: dict[str, Path]
+) -> None:
+    """The probe of the test pod, run here with the real node or python against a server
+    answering 200 on /health and 503 elsewhere."""
+    import http.server
+    import threading
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/health" else 503)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    [container] = helm_test_pod(rendered[case], "staging")["spec"]["containers"]
+    argv = container["command"]
+    argv[0] = {"python": sys.executable, "node": shutil.which("node") or "node"}[argv[0]]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        codes = [
+            subprocess.run(
+                argv, env={**os.environ, "HEALTH_URL": base + path}, timeout=30
+            ).returncode
+            for path in ("/health", "/missing")
+        ]
+    finally:
+        server.shutdown()
+    assert codes == [0, 1]

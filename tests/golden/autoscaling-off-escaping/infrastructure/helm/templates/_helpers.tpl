@@ -56,6 +56,20 @@ app.kubernetes.io/component: {{ .Values.component | quote }}
 {{- .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- end }}
 
+{{/* The image reference: repository:tag (the tag from values, else the appVersion). */}}
+{{- define "lonely.image" -}}
+{{- printf "%s:%s" .Values.image.repository (include "lonely.imageTag" .) }}
+{{- end }}
+
+{{/*
+Labels of the `helm test` pod: the chart's, but another app.kubernetes.io/name, so that the
+Deployment and the Service never select it.
+*/}}
+{{- define "lonely.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-test" (include "lonely.name" .) | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" | quote }}
+{{- end }}
+
 {{/* Name of the ServiceAccount the pods run as. */}}
 {{- define "lonely.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}

@@ -56,6 +56,20 @@ app.kubernetes.io/component: {{ .Values.component | quote }}
 {{- .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- end }}
 
+{{/* The image reference: repository:tag (the tag from values, else the appVersion). */}}
+{{- define "agent-chat.image" -}}
+{{- printf "%s:%s" .Values.image.repository (include "agent-chat.imageTag" .) }}
+{{- end }}
+
+{{/*
+Labels of the `helm test` pod: the chart's, but another app.kubernetes.io/name, so that the
+Deployment and the Service never select it.
+*/}}
+{{- define "agent-chat.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-test" (include "agent-chat.name" .) | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" | quote }}
+{{- end }}
+
 {{/* Name of the ServiceAccount the pods run as. */}}
 {{- define "agent-chat.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}

@@ -56,6 +56,20 @@ app.kubernetes.io/component: {{ .Values.component | quote }}
 {{- .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- end }}
 
+{{/* The image reference: repository:tag (the tag from values, else the appVersion). */}}
+{{- define "mcp-model-gateway.image" -}}
+{{- printf "%s:%s" .Values.image.repository (include "mcp-model-gateway.imageTag" .) }}
+{{- end }}
+
+{{/*
+Labels of the `helm test` pod: the chart's, but another app.kubernetes.io/name, so that the
+Deployment and the Service never select it.
+*/}}
+{{- define "mcp-model-gateway.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-test" (include "mcp-model-gateway.name" .) | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | trunc 63 | trimSuffix "-" | quote }}
+{{- end }}
+
 {{/* Name of the ServiceAccount the pods run as. */}}
 {{- define "mcp-model-gateway.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
