@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from generator.fleet.answers import answer_problems, answers_yaml, service_answe
 from generator.fleet.render import render_service
 from generator.fleet.template import TemplateSource
 from generator.verify import verify_tree
-from tests.helpers import ROOT, SMALL_CATALOG, TEMPLATE_TAG
+from tests.helpers import ROOT, SMALL_CATALOG, TEMPLATE_TAG, commit_all, init_repo
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES: dict[str, dict[str, str]] = yaml.safe_load((GOLDEN / "cases.yaml").read_text())
@@ -693,17 +694,23 @@ def test_the_chart_lints_and_renders_without_any_values_file(rendered: dict[str,
     assert {"ConfigMap", "Deployment", "HorizontalPodAutoscaler", "Service"} <= kinds
 
 
-def deploy_dry_run(root: Path, *args: str) -> list[str]:
-    """The helm command `deploy.sh -n` prints, split into words."""
+def deploy_commands(root: Path, *args: str) -> list[list[str]]:
+    """The helm commands `deploy.sh -n` prints (package, then upgrade), split into words."""
     script = root / "infrastructure" / "scripts" / "deploy.sh"
+    env = {k: v for k, v in os.environ.items() if k not in ("IMAGE_TAG", "CHART_VERSION")}
     done = subprocess.run(
         ["bash", str(script), "-n", *args],
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "LOG_FILE": "/dev/null"},
+        env={**env, "LOG_FILE": "/dev/null"},
     )
-    return done.stdout.split()
+    return [line.split() for line in done.stdout.splitlines()]
+
+
+def deploy_dry_run(root: Path, *args: str) -> list[str]:
+    """The `helm upgrade` command `deploy.sh -n` prints, split into words."""
+    return deploy_commands(root, *args)[-1]
 
 
 def test_deploy_layers_the_environment_and_the_overrides_over_values_yaml(
@@ -862,3 +869,90 @@ def test_the_helm_test_probe_passes_on_health_and_fails_otherwise(
     finally:
         server.shutdown()
     assert codes == [0, 1]
+
+
+@pytest.fixture
+def committed(rendered: dict[str, Path], tmp_path: Path) -> tuple[Path, str]:
+    """The node case as a git repository with one commit, and that commit's first 8 digits."""
+    repo = tmp_path / "agent-chat"
+    shutil.copytree(rendered["node"], repo)
+    init_repo(repo)
+    commit_all(repo, "rendered")
+    sha = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return repo, sha[:8]
+
+
+def test_build_deploy_and_local_up_share_one_image_tag(
+    committed: tuple[Path, str], tmp_path: Path
+) -> None:
+    repo, tag = committed
+    fake = tmp_path / "compose"
+    fake.write_text('#!/bin/sh\necho "compose $* with IMAGE_TAG=$IMAGE_TAG"\n', encoding="utf-8")
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "IMAGE_TAG"}
+
+    def make(*args: str) -> str:
+        argv = ["make", "--no-print-directory", "-C", str(repo / "infrastructure"), *args]
+        return subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout
+
+    assert f"build.sh\" -t '{tag}'" in make("-n", "build")
+    assert f"deploy.sh\" -t '{tag}' 'staging'" in make("-n", "deploy", "ENV=staging")
+    assert f"up -d --wait with IMAGE_TAG={tag}" in make("local-up", f"COMPOSE={fake}")
+    assert "up -d --wait with IMAGE_TAG=v2" in make("local-up", f"COMPOSE={fake}", "TAG=v2")
+    # The scripts on their own, and CI, follow the same rule.
+    build = subprocess.run(
+        ["bash", str(repo / "infrastructure/scripts/build.sh"), "-n"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**env, "LOG_FILE": "/dev/null"},
+    ).stdout
+    assert f"--tag registry.example.com/llm-ecosystem/agent-chat:{tag} " in build
+    assert f"image.tag={tag}" in deploy_dry_run(repo, "staging")
+    ci = yaml.safe_load((repo / ".gitlab-ci.yml").read_text())
+    assert ci["variables"]["IMAGE_TAG"] == "$CI_COMMIT_SHORT_SHA"  # GitLab's first 8 digits
+
+
+def test_deploy_packages_the_chart_with_the_image_tag_as_app_version(
+    committed: tuple[Path, str],
+) -> None:
+    repo, _ = committed
+    package, upgrade = deploy_commands(repo, "-t", "v1_2", "production")
+    assert package[package.index("--version") + 1] == "0.1.0+v1-2"  # SemVer: '_' as '-'
+    assert package[package.index("--app-version") + 1] == "v1_2"
+    chart = upgrade[upgrade.index("--install") + 2]
+    assert chart.endswith("/agent-chat-0.1.0+v1-2.tgz")
+    assert "image.tag=v1_2" in upgrade
+    # What helm package makes of those two flags (the same Helm, as a library).
+    import helm_python as helm
+
+    chart_dir = repo / "infrastructure" / "helm"
+    archive = helm.package(
+        chart_dir, destination=repo.parent, version="0.1.0+v1-2", app_version="v1_2"
+    )
+    assert Path(archive).name == "agent-chat-0.1.0+v1-2.tgz"
+    with tarfile.open(archive) as packaged:
+        member = packaged.extractfile("agent-chat/Chart.yaml")
+        assert member is not None
+        packaged_chart = yaml.safe_load(member.read())
+    assert (packaged_chart["version"], packaged_chart["appVersion"]) == ("0.1.0+v1-2", "v1_2")
+
+
+def test_the_release_pipeline_can_name_the_chart_version(committed: tuple[Path, str]) -> None:
+    repo, tag = committed
+    script = repo / "infrastructure" / "scripts" / "deploy.sh"
+
+    def run(version: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "LOG_FILE": "/dev/null", "CHART_VERSION": version}
+        return subprocess.run(
+            ["bash", str(script), "-n", "staging"], capture_output=True, text=True, env=env
+        )
+
+    package = run("2.3.4").stdout.splitlines()[0].split()
+    assert package[package.index("--version") + 1] == "2.3.4"
+    assert package[package.index("--app-version") + 1] == tag
+    refused = run("latest")
+    assert refused.returncode == 2
+    assert "CHART_VERSION must be a SemVer version such as 1.2.3, not 'latest'" in refused.stderr

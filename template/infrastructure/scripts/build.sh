@@ -30,7 +30,8 @@ Usage: ${0##*/} [-t TAG] [-p] [-n] [-h]
 
 Build $IMAGE_REPOSITORY:TAG from infrastructure/Dockerfile.
 
-  -t TAG   image tag (IMAGE_TAG; default: the short git commit, else "latest")
+  -t TAG   image tag (default: IMAGE_TAG, else the commit's first 8 hex digits as in
+           CI_COMMIT_SHORT_SHA, else "latest": the rule make deploy and make local-up share)
   -p       push the image after building it
   -n       dry run: print the docker commands instead of running them
   -h       show this help
@@ -46,7 +47,7 @@ bad_usage() {
   exit "$EXIT_USAGE"
 }
 
-tag=${IMAGE_TAG:-}
+tag=""
 push=false
 dry_run=false
 while getopts ':t:pnh' opt; do
@@ -70,12 +71,9 @@ fi
 revision=unknown
 if command -v git >/dev/null 2>&1 && git -C "$REPO_ROOT" rev-parse --verify -q HEAD >/dev/null 2>&1; then
   revision=$(git -C "$REPO_ROOT" rev-parse HEAD)
-  if [[ -z "$tag" ]]; then
-    tag=$(git -C "$REPO_ROOT" rev-parse --short HEAD)
-  fi
 fi
-tag=${tag:-latest}
-if [[ ! "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+tag=${tag:-$(image_tag)}
+if ! is_image_tag "$tag"; then
   bad_usage "invalid image tag '$tag'"
 fi
 image="$IMAGE_REPOSITORY:$tag"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck source-path=SCRIPTDIR
 #
-# deploy.sh: deploy the service's Helm chart to one environment.
-#   helm upgrade --install --atomic --wait
+# deploy.sh: deploy the service's Helm chart to one environment. The chart is packaged with
+# the image tag as its appVersion and a version of its own naming it (CHART_VERSION, default
+# Chart.yaml's version + "+TAG"), so `helm list` and `helm history` say what runs; then
+#   helm upgrade --install --atomic --wait PACKAGE --set-string image.tag=TAG
 #     -f helm/values/ENV.yaml [-f helm/values/overrides.yaml]   (over the chart's values.yaml)
 # --atomic makes Helm roll a failed upgrade back (and remove a failed first install) itself.
 # With HEALTH_URL set, the deployed service must then pass health-check.sh (exponential
@@ -11,9 +13,10 @@
 #
 # Usage: deploy.sh [-t TAG] [-n] [-h] ENV
 #
-# Environment: IMAGE_TAG (image tag to deploy; default: the chart's appVersion), NAMESPACE
-# (default: the platform name), RELEASE (default: the service name), KUBE_CONTEXT,
-# HELM_TIMEOUT (default 10m), HEALTH_URL (post-deploy check), HELM (helm binary), LOG_FILE.
+# Environment: IMAGE_TAG (image tag to deploy; default: the commit's first 8 hex digits, the
+# tag build.sh gives it), CHART_VERSION, NAMESPACE (default: the platform name), RELEASE
+# (default: the service name), KUBE_CONTEXT, HELM_TIMEOUT (default 10m), HEALTH_URL
+# (post-deploy check), HELM (helm binary), LOG_FILE.
 #
 # Events: DEPLOY_START, DEPLOY_SUCCESS, DEPLOY_FAIL (+ HEALTH_* from the post-deploy check).
 # Exit codes:
@@ -39,11 +42,13 @@ Usage: ${0##*/} [-t TAG] [-n] [-h] ENV
 Deploy $SERVICE_NAME with helm upgrade --install --atomic --wait.
 
   ENV      one of: ${ENVIRONMENTS[*]}
-  -t TAG   image tag to deploy (IMAGE_TAG; default: the chart's appVersion)
+  -t TAG   image tag to deploy (default: IMAGE_TAG, else the commit's first 8 hex digits,
+           as build.sh tags it)
   -n       dry run: print the helm command instead of running it
   -h       show this help
 
-Environment: NAMESPACE (default $PLATFORM), RELEASE (default $SERVICE_NAME), KUBE_CONTEXT,
+Environment: CHART_VERSION (default: Chart.yaml's version+TAG), NAMESPACE (default
+$PLATFORM), RELEASE (default $SERVICE_NAME), KUBE_CONTEXT,
 HELM_TIMEOUT (default 10m), HEALTH_URL (checked after the deploy; rollback if unhealthy),
 HELM (default helm), LOG_FILE.
 Exit codes: 0 deployed, 1 failed (rolled back), 2 bad usage, 3 helm or curl/wget missing.
@@ -56,7 +61,7 @@ bad_usage() {
   exit "$EXIT_USAGE"
 }
 
-tag=${IMAGE_TAG:-}
+tag=""
 dry_run=false
 while getopts ':t:nh' opt; do
   case "$opt" in
@@ -78,7 +83,8 @@ env_name=$1
 if ! is_environment "$env_name"; then
   bad_usage "unknown environment '$env_name' (expected one of: ${ENVIRONMENTS[*]})"
 fi
-if [[ -n "$tag" && ! "$tag" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+tag=${tag:-$(image_tag)}
+if ! is_image_tag "$tag"; then
   bad_usage "invalid image tag '$tag'"
 fi
 
@@ -90,9 +96,18 @@ cd -- "$INFRA_DIR"
 if [[ ! -f "helm/values/$env_name.yaml" ]]; then
   bad_usage "missing values file infrastructure/helm/values/$env_name.yaml"
 fi
-
+# SemVer build metadata takes letters, digits, '-' and '.': a '_' of the tag becomes '-'.
+chart_version=${CHART_VERSION:-$(sed -n 's/^version:[[:space:]]*//p' helm/Chart.yaml | tr -d "\"'")+${tag//_/-}}
+if [[ ! "$chart_version" =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]*)?$ ]]; then
+  bad_usage "CHART_VERSION must be a SemVer version such as 1.2.3, not '$chart_version'"
+fi
+package_dir=$(mktemp -d "${TMPDIR:-/tmp}/$SERVICE_NAME-chart.XXXXXX")
+trap 'rm -rf -- "$package_dir"' EXIT
+package_args=(
+  package helm --version "$chart_version" --app-version "$tag" --destination "$package_dir"
+)
 helm_args=(
-  upgrade --install "$release" helm
+  upgrade --install "$release" "$package_dir/$SERVICE_NAME-$chart_version.tgz"
   --namespace "$namespace" --create-namespace
   --atomic --wait --timeout "${HELM_TIMEOUT:-10m}"
   -f "helm/values/$env_name.yaml"
@@ -100,14 +115,14 @@ helm_args=(
 if [[ -f helm/values/overrides.yaml ]]; then
   helm_args+=(-f helm/values/overrides.yaml)
 fi
-if [[ -n "$tag" ]]; then
-  helm_args+=(--set-string "image.tag=$tag")
-fi
+helm_args+=(--set-string "image.tag=$tag")
 if [[ -n "${KUBE_CONTEXT:-}" ]]; then
   helm_args+=(--kube-context "$KUBE_CONTEXT")
 fi
 
 if [[ "$dry_run" == true ]]; then
+  printf '%q ' "$helm_bin" "${package_args[@]}"
+  printf '\n'
   printf '%q ' "$helm_bin" "${helm_args[@]}"
   printf '\n'
   exit "$EXIT_OK"
@@ -117,7 +132,11 @@ if [[ -n "${HEALTH_URL:-}" ]] && ! detect_http_client; then
   die "$EXIT_MISSING_TOOL" "HEALTH_URL is set but neither curl nor wget found"
 fi
 
-log_event DEPLOY_START "release $release to $env_name (namespace $namespace, image tag ${tag:-appVersion})"
+log_event DEPLOY_START "release $release to $env_name (namespace $namespace, image tag $tag, chart $chart_version)"
+if ! "$helm_bin" "${package_args[@]}" >/dev/null; then
+  log_event DEPLOY_FAIL "helm package of the chart failed"
+  exit "$EXIT_FAILED"
+fi
 if "$helm_bin" "${helm_args[@]}"; then
   :
 else

@@ -73,6 +73,25 @@ die() {
   exit "$code"
 }
 
+# image_tag: the image tag every build, deploy and local run uses, one rule: IMAGE_TAG when set
+# (CI sets it to CI_COMMIT_SHORT_SHA), else the first 8 hex digits of the commit (what GitLab
+# calls CI_COMMIT_SHORT_SHA), else "latest" outside a git work tree.
+image_tag() {
+  local commit
+  if [[ -n "${IMAGE_TAG:-}" ]]; then
+    printf '%s\n' "$IMAGE_TAG"
+  elif command -v git >/dev/null 2>&1 && commit=$(git -C "$REPO_ROOT" rev-parse --verify -q HEAD 2>/dev/null); then
+    printf '%s\n' "${commit:0:8}"
+  else
+    printf 'latest\n'
+  fi
+}
+
+# is_image_tag VALUE: true for a valid image tag.
+is_image_tag() {
+  [[ "$1" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]
+}
+
 # is_uint VALUE: true for a non-negative decimal integer.
 is_uint() {
   [[ "$1" =~ ^[0-9]+$ ]]
