@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -100,7 +101,8 @@ def test_dry_run_writes_nothing_and_lists_what_would_change(
     result = generate_one_into(run, catalog, repo.parent.parent, "--dry-run", "--diff")
     assert result.exit_code == 0
     assert snapshot(repo.parent.parent) == before
-    assert "agent-chat  would be updated  1 new, 33 unchanged" in result.stdout
+    rendered = len(json.loads((repo / ".fleetform-manifest.json").read_text())["files"])
+    assert f"agent-chat  would be updated  1 new, {rendered - 1} unchanged" in result.stdout
     assert "--- /dev/null\n+++ b/common_npm/agent-chat/infrastructure/docker-compose.yml" in (
         result.stdout
     )
