@@ -27,6 +27,7 @@ from generator.catalog.text import CHARACTERS, REPO_PATTERN, SYNTAX, TEXT_PATTER
 from generator.catalog.validation import open_catalog
 from generator.errors import InputError
 from generator.fleet.answers import answer_problems, answers_yaml, service_answers
+from generator.fleet.ports_snapshot import SNAPSHOT, ports_snapshot, write_snapshot
 from generator.fleet.render import render_service
 from generator.fleet.template import TemplateSource
 from generator.verify import verify_tree
@@ -129,7 +130,8 @@ def test_image_and_ddev_services_get_no_repository() -> None:
 def test_plain_copier_copy_gives_the_same_tree(
     template_repo: Path, rendered: dict[str, Path], tmp_path: Path
 ) -> None:
-    """A person with `copier copy --data-file` gets exactly what fleetform renders."""
+    """A person with `copier copy --data-file` gets exactly what fleetform renders, but the
+    snapshot of the fleet's ports, which fleetform writes from the catalog after Copier."""
     spec = CASES["node"]
     answers = service_answers(open_catalog(ROOT / spec["catalog"]).catalog, spec["service"])
     data_file = tmp_path / "answers.yml"
@@ -152,7 +154,9 @@ def test_plain_copier_copy_gives_the_same_tree(
         text=True,
         env={**os.environ, "NO_COLOR": "1"},
     )
-    assert tree(out, template_repo) == tree(rendered["node"], template_repo)
+    by_fleetform = tree(rendered["node"], template_repo)
+    assert by_fleetform.pop(SNAPSHOT)
+    assert tree(out, template_repo) == by_fleetform
 
 
 def test_copier_copy_without_the_catalog_makes_a_working_service(
@@ -956,3 +960,64 @@ def test_the_release_pipeline_can_name_the_chart_version(committed: tuple[Path, 
     refused = run("latest")
     assert refused.returncode == 2
     assert "CHART_VERSION must be a SemVer version such as 1.2.3, not 'latest'" in refused.stderr
+
+
+def pipeline(root: Path) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((root / ".gitlab-ci.yml").read_text())
+    return document
+
+
+def dockerfile_from(root: Path) -> str:
+    lines = (root / "infrastructure" / "Dockerfile").read_text().splitlines()
+    return next(line.split()[1] for line in lines if line.startswith("FROM "))
+
+
+@pytest.mark.parametrize("case", ["node", "python", "model"])
+def test_ci_tests_on_the_python_or_node_the_service_runs(
+    case: str, rendered: dict[str, Path]
+) -> None:
+    out = rendered[case]
+    test = pipeline(out)["test"]
+    assert test["image"] == dockerfile_from(out)  # the runtime's own base image
+    if case == "model":  # Ubuntu 22.04's python3 3.10, as the Dockerfile installs it
+        [install] = test["before_script"]
+        packages = install.split("--no-install-recommends ")[1]
+        assert packages == "python3=3.10.* python3-venv=3.10.*"
+        assert f"install -y --no-install-recommends {packages}" in (
+            (out / "infrastructure" / "Dockerfile").read_text()
+        )
+
+
+@pytest.mark.parametrize("case", ["python", "model"])
+def test_python_dependencies_are_installed_before_the_source_is_copied(
+    case: str, rendered: dict[str, Path]
+) -> None:
+    lines = (rendered[case] / "infrastructure" / "Dockerfile").read_text().splitlines()
+    builder = lines[next(i for i, line in enumerate(lines) if " AS builder" in line) :]
+    steps = [line for line in builder if line.startswith(("COPY", "RUN"))]
+    requirements = next(i for i, s in enumerate(steps) if "-r requirements.txt" in s)
+    source = steps.index("COPY . .")
+    assert steps[requirements - 1] == "COPY requirements.txt* pyproject.toml* ./"
+    assert requirements < source
+
+
+def test_ci_lints_the_chart_with_the_owners_overrides(rendered: dict[str, Path]) -> None:
+    script = pipeline(rendered["node"])["lint:helm"]["script"]
+    assert script[0] == "helm lint --strict infrastructure/helm"
+    for environment in ("local", "staging", "production"):
+        assert (
+            f'helm lint --strict infrastructure/helm -f "infrastructure/helm/values/'
+            f'{environment}.yaml" $overrides'
+        ) in script
+
+
+def test_merge_requests_build_the_image_without_pushing_it(rendered: dict[str, Path]) -> None:
+    jobs = pipeline(rendered["python"])
+    merge_request = jobs["build:merge-request"]
+    assert merge_request["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert merge_request["script"] == ['infrastructure/scripts/build.sh -t "$IMAGE_TAG"']
+    assert not any("login" in line for line in merge_request["script"])
+    push = jobs["build"]
+    assert push["rules"] == [{"if": "$CI_COMMIT_BRANCH || $CI_COMMIT_TAG"}]
+    assert push["script"][-1] == 'infrastructure/scripts/build.sh -t "$IMAGE_TAG" -p'
+    assert jobs["scan:image"]["needs"] == ["build"]

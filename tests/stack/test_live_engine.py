@@ -8,6 +8,7 @@ only under FLEETFORM_REQUIRE_ENGINE=0) and the live catalog of tests/stack/live_
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from click.testing import Result
 
 from generator.catalog.validation import open_catalog
 from generator.stack import live_phases as phases
+from generator.stack.build_context import DOCKERFILE, tar_context
 from generator.stack.compose import ComposeProject
 from generator.stack.engine import compose_binary
 from tests.stack.live_setup import NODE_BASE, PYTHON_BASE, project_resources
@@ -112,13 +115,20 @@ services:
 """
 
 
+@dataclass
+class GeneratedImage:
+    target: phases.Target
+    tag: str
+    builds: list[phases.PhaseResult]  # what the teardown removes
+
+
 @contextmanager
-def generated_container(
-    engine: Any, repo: Path, catalog: Path, override: str, tmp_path: Path
-) -> Iterator[Any]:
-    """The `stuck` service's container: its image built from its generated Dockerfile on the
-    stand-in base (verify --live's phases), started from its generated compose file with
-    `override` layered on; everything torn down afterwards by verify --live's teardown."""
+def generated_image(
+    engine: Any, repo: Path, catalog: Path, tmp_path: Path
+) -> Iterator[GeneratedImage]:
+    """The `stuck` service's image, built from its generated Dockerfile on the stand-in base
+    by verify --live's phases; everything it made torn down afterwards by verify --live's
+    teardown."""
     token = secrets.token_hex(4)
     scratch = tmp_path / "scratch"
     scratch.mkdir(parents=True)
@@ -149,23 +159,29 @@ def generated_container(
         built = phases.build_image(engine, target, context.image)
         results.append(built)
         assert built.ok, built.failure
-        (scratch / "override.yml").write_text(override, encoding="utf-8")
-        argv = [
-            compose_binary(),
-            "-f",
-            str(target.compose.file),
-            "-f",
-            str(scratch / "override.yml"),
-        ]
-        argv += ["-p", target.compose.name, "up", "-d", "--no-build", "--pull", "never", "stuck"]
-        subprocess.run(argv, env=target.compose.env, check=True, capture_output=True, timeout=120)
-        [container] = engine.containers.list(
-            filters={"label": f"com.docker.compose.project={target.compose.name}"}
-        )
-        yield container
+        yield GeneratedImage(target, context.image, results)
     finally:
         torn = phases.tear_down(engine, target, results)
         assert torn.leftovers == ()
+
+
+@contextmanager
+def generated_container(
+    engine: Any, repo: Path, catalog: Path, override: str, tmp_path: Path
+) -> Iterator[Any]:
+    """A container of the generated image, started from the generated compose file with
+    `override` layered on (removed with the image)."""
+    with generated_image(engine, repo, catalog, tmp_path) as image:
+        compose = image.target.compose
+        override_file = image.target.scratch / "override.yml"
+        override_file.write_text(override, encoding="utf-8")
+        argv = [compose_binary(), "-f", str(compose.file), "-f", str(override_file)]
+        argv += ["-p", compose.name, "up", "-d", "--no-build", "--pull", "never", "stuck"]
+        subprocess.run(argv, env=compose.env, check=True, capture_output=True, timeout=120)
+        [container] = engine.containers.list(
+            filters={"label": f"com.docker.compose.project={compose.name}"}
+        )
+        yield container
 
 
 def timed_stop(container: Any) -> tuple[float, int]:
@@ -201,3 +217,42 @@ def test_a_generated_container_stops_at_once_under_its_init(
     with generated_container(clean_engine, repo, live_catalog, without, tmp_path / "b") as c:
         seconds, exit_code = timed_stop(c)
     assert seconds >= 4 and exit_code == 137, (seconds, exit_code)
+
+
+def test_a_source_change_reuses_the_dependency_layer(
+    clean_engine: Any, live_catalog: Path, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    """The generated python Dockerfile installs requirements.txt before it copies the
+    source: rebuilt after a change to the application only, the install comes from the cache
+    and only the steps from `COPY . .` on run again."""
+    workspace = tmp_path / "workspace"
+    assert run("generate", "-c", live_catalog, "-w", workspace, "stuck").exit_code == 0
+    with generated_image(clean_engine, workspace / "stuck", live_catalog, tmp_path) as image:
+        main = image.target.context / "app" / "__main__.py"
+        main.write_text(main.read_text(encoding="utf-8") + "# changed\n", encoding="utf-8")
+        archive = io.BytesIO()
+        tar_context(image.target.context, archive)
+        archive.seek(0)
+        _, log = clean_engine.images.build(
+            fileobj=archive,
+            custom_context=True,
+            dockerfile=DOCKERFILE,
+            tag=image.tag,
+            rm=True,
+            forcerm=True,
+            pull=False,
+        )
+        lines = [
+            line for chunk in log for line in str(chunk.get("stream", "")).splitlines() if line
+        ]
+        layers = tuple(
+            m[1] for line in lines if (m := re.match(r"^ ---> ([0-9a-f]{12,64})$", line))
+        )
+        image.builds.append(phases.BuiltImage(tag=image.tag, layers=layers))
+    steps: dict[str, bool] = {}  # each builder step: whether it came from the cache
+    for index, line in enumerate(lines):
+        if line.startswith("Step "):
+            steps[line.split(" : ", 1)[1]] = lines[index + 1] == " ---> Using cache"
+    install = next(step for step in steps if "-r requirements.txt" in step)
+    assert steps["COPY requirements.txt* pyproject.toml* ./"] and steps[install], steps
+    assert steps["COPY . ."] is False, steps
