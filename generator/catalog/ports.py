@@ -1,13 +1,14 @@
 """The port registry: conflicts, ranges and allocation across the catalog and compose files.
 
 What a compose file publishes is read by `generator.catalog.compose_ports`; this module turns
-it into claims and holds them against the catalog.
+it into claims and holds them against the catalog's (or, in a service repository without the
+catalog, against a snapshot's: `generator.fleet.ports_snapshot`).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,17 +125,20 @@ def _conflict_problems(claims: Iterable[PortClaim]) -> Iterator[Problem]:
 # ------------------------------------------------------------------ compose files
 
 
-def compose_claims(path: Path, catalog: Catalog) -> tuple[list[PortClaim], list[Problem]]:
-    """The compose file's published ports as claims, and the entries it could not read."""
+def compose_claims(
+    path: Path, registered: Mapping[str, object]
+) -> tuple[list[PortClaim], list[Problem]]:
+    """The compose file's published ports as claims, and the entries it could not read;
+    `registered`: the services of the registry (a catalog's, a snapshot's), by id."""
     published, problems = published_ports(path)
-    return [_compose_claim(port, catalog) for port in published], problems
+    return [_compose_claim(port, registered) for port in published], problems
 
 
-def _compose_claim(published: PublishedPort, catalog: Catalog) -> PortClaim:
-    """A service the catalog knows claims as itself; any other as `FILE:SERVICE`, so the same
+def _compose_claim(published: PublishedPort, registered: Mapping[str, object]) -> PortClaim:
+    """A service the registry knows claims as itself; any other as `FILE:SERVICE`, so the same
     name in two compose files is two owners."""
     name = published.service
-    catalogued = name in catalog.services
+    catalogued = name in registered
     return PortClaim(
         published.port,
         published.protocol,
@@ -146,29 +150,33 @@ def _compose_claim(published: PublishedPort, catalog: Catalog) -> PortClaim:
     )
 
 
-def _compose_against_catalog(claims: list[PortClaim], catalog: Catalog) -> Iterator[Problem]:
-    """A catalogued service's compose entry must publish its catalog port and no other."""
+def _compose_against_registry(
+    claims: list[PortClaim], registered: Mapping[str, list[PortClaim]]
+) -> Iterator[Problem]:
+    """A registered service's compose entry must publish its registered port and no other."""
     by_service: dict[tuple[str, str], list[PortClaim]] = defaultdict(list)
     for claim in claims:
         if claim.catalog_service:
             by_service[(claim.catalog_service, claim.location.path)].append(claim)
     for (sid, _path), published in sorted(by_service.items()):
-        service = catalog.services[sid]
-        allowed = {(p.port, p.protocol) for p in service.ports}
-        wanted = ", ".join(f"{p.port}/{p.protocol}" for p in service.ports)
+        ports = registered[sid]
+        main = ports[0]
+        allowed = {(p.port, p.protocol) for p in ports}
+        wanted = ", ".join(f"{p.port}/{p.protocol}" for p in ports)
         strays = [c for c in published if (c.port, c.protocol) not in allowed]
         for claim in strays:
             yield Problem(
                 claim.location,
                 f"service {sid!r} publishes {claim.port}/{claim.protocol} but the catalog"
-                f" gives it {wanted} ({service.port.location})",
+                f" gives it {wanted} ({main.location})",
             )
-        primary = (service.port.port, service.port.protocol)
-        if not strays and primary not in {(c.port, c.protocol) for c in published}:
+        if not strays and (main.port, main.protocol) not in {
+            (c.port, c.protocol) for c in published
+        }:
             yield Problem(
                 published[0].location,
                 f"service {sid!r} does not publish its catalog port"
-                f" {service.port.port}/{service.port.protocol} ({service.port.location})",
+                f" {main.port}/{main.protocol} ({main.location})",
             )
 
 
@@ -177,25 +185,37 @@ def _compose_against_catalog(claims: list[PortClaim], catalog: Catalog) -> Itera
 
 def check_ports(catalog: Catalog, compose_files: Iterable[Path] = ()) -> PortReport:
     """Every port problem of the catalog and of the given compose files, sorted by position."""
-    claims = catalog_claims(catalog)
-    problems = [*_range_problems(catalog), *_overlap_problems(catalog)]
+    groups = [*_range_problems(catalog), *_overlap_problems(catalog)]
+    return check_claims(catalog_claims(catalog), compose_files, groups)
+
+
+def check_claims(
+    claims: list[PortClaim], compose_files: Iterable[Path] = (), problems: Iterable[Problem] = ()
+) -> PortReport:
+    """The registry's `claims` against each other and against the compose files, with the
+    registry's own `problems`; the claims of one service come main port first. The registry
+    is a catalog's (`check_ports`) or a snapshot's (`generator.fleet.ports_snapshot`)."""
+    registered: dict[str, list[PortClaim]] = defaultdict(list)
+    for claim in claims:
+        registered[claim.owner].append(claim)
+    found_problems = list(problems)
     compose: list[PortClaim] = []
     unreadable: list[Problem] = []
     for path in compose_files:
         try:
-            found, trouble = compose_claims(path, catalog)
+            found, trouble = compose_claims(path, registered)
         except InputError as exc:  # not YAML, not a compose file: the others are still checked
             unreadable.extend(exc.problems)
             continue
         compose.extend(found)
-        problems.extend(trouble)
-    problems.extend(_compose_against_catalog(compose, catalog))
-    # A catalogued service's own compose entry is the same claim as its catalog entry; drop it
-    # from conflict detection when it agrees, so only real collisions remain.
+        found_problems.extend(trouble)
+    found_problems.extend(_compose_against_registry(compose, registered))
+    # A registered service's own compose entry is the same claim as its registry entry; drop
+    # it from conflict detection when it agrees, so only real collisions remain.
     agreeing = {(c.port, c.protocol, c.owner) for c in claims}
     compose_only = [c for c in compose if (c.port, c.protocol, c.owner) not in agreeing]
-    problems.extend(_conflict_problems([*claims, *compose_only]))
-    return PortReport(sorted(problems), [*claims, *compose], sorted(unreadable))
+    found_problems.extend(_conflict_problems([*claims, *compose_only]))
+    return PortReport(sorted(found_problems), [*claims, *compose], sorted(unreadable))
 
 
 def used_ports(catalog: Catalog) -> set[int]:

@@ -9,19 +9,39 @@ import click
 from generator.catalog.ports import allocate, port_table
 from generator.catalog.validation import open_catalog, validate
 from generator.cli.group import FleetformGroup, cli
-from generator.cli.options import catalog_option, default_catalog, format_option, report_problems
+from generator.cli.options import (
+    CheckedAgainst,
+    catalog_option,
+    check_catalog_option,
+    checked_against,
+    default_catalog,
+    format_option,
+    report_problems,
+)
+from generator.fleet.ports_snapshot import check_snapshot
+from generator.problems import Problem
 
 
 @cli.command("validate")
-@catalog_option
+@check_catalog_option
 @format_option
 @click.pass_context
 def validate_command(ctx: click.Context, catalog_path: Path | None, output_format: str) -> None:
-    """Check the catalog: schema, names, references, cycles and ports."""
+    """Check the catalog: schema, names, references, cycles and ports.
+
+    In a generated repository without a catalog: its port snapshot, against itself.
+    """
     ctx.meta["format"] = output_format
-    path = catalog_path or default_catalog()
-    result = validate(path)
-    report_problems(ctx, result.problems, str(path), output_format)
+    against = checked_against(catalog_path)
+    report_problems(ctx, _problems(against), str(against.path), output_format)
+
+
+def _problems(against: CheckedAgainst, compose_files: tuple[Path, ...] = ()) -> list[Problem]:
+    """Every problem of the catalog (or snapshot) and the compose files; `InputError` when
+    they make the input invalid."""
+    if against.snapshot:
+        return check_snapshot(against.path, compose_files)
+    return validate(against.path, compose_files).problems
 
 
 @cli.group("ports", cls=FleetformGroup)
@@ -30,7 +50,7 @@ def ports_group() -> None:
 
 
 @ports_group.command("check")
-@catalog_option
+@check_catalog_option
 @format_option
 @click.argument("compose_files", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_context
@@ -40,10 +60,15 @@ def ports_check_command(
     output_format: str,
     compose_files: tuple[Path, ...],
 ) -> None:
-    """Port conflicts and ranges across the catalog and COMPOSE_FILES."""
+    """Port conflicts and ranges across the catalog and COMPOSE_FILES.
+
+    In a generated repository without a catalog, COMPOSE_FILES against the fleet's ports as
+    its snapshot (infrastructure/fleet-ports.json) records them.
+    """
     ctx.meta["format"] = output_format
-    result = validate(catalog_path or default_catalog(), compose_files)
-    report_problems(ctx, result.problems, "ports", output_format)
+    report_problems(
+        ctx, _problems(checked_against(catalog_path), compose_files), "ports", output_format
+    )
 
 
 @ports_group.command("allocate")

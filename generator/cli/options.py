@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import click
 
-from generator.errors import INTERRUPTED_BASE, ExitCode
+from generator.errors import INTERRUPTED_BASE, ExitCode, UsageError
+from generator.fleet.ports_snapshot import SNAPSHOT
 from generator.problems import Problem, Severity, as_json, as_text, summary
-from generator.resources import BUNDLED_CATALOG
+from generator.resources import BUNDLED_CATALOG, TEMPLATE_ROOT, running_from_checkout
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,6 +23,41 @@ def default_catalog() -> Path:
     return local if local.exists() else BUNDLED_CATALOG
 
 
+@dataclass(frozen=True)
+class CheckedAgainst:
+    """What `validate` and `ports check` check: a catalog, or a repository's port snapshot."""
+
+    path: Path
+    snapshot: bool = False
+
+
+def checked_against(catalog_path: Path | None) -> CheckedAgainst:
+    """`-c`; else `./catalog.yaml`; else the snapshot of the fleet's ports a generated
+    repository carries (`./infrastructure/fleet-ports.json`); else, inside fleetform's own
+    checkout, its catalog (the bundled demo). Anywhere else a check refuses: the demo catalog
+    says nothing about this directory, and checking it would pass whatever is here."""
+    if catalog_path is not None:
+        return CheckedAgainst(catalog_path)
+    if Path("catalog.yaml").exists():
+        return CheckedAgainst(Path("catalog.yaml"))
+    if Path(SNAPSHOT).exists():
+        return CheckedAgainst(Path(SNAPSHOT), snapshot=True)
+    if in_fleetform_checkout(Path.cwd()):
+        return CheckedAgainst(BUNDLED_CATALOG)
+    raise UsageError(
+        message=f"no catalog to check against: no ./catalog.yaml and no ./{SNAPSHOT} (which"
+        " fleetform writes into every repository it generates); give one with -c CATALOG"
+    )
+
+
+def in_fleetform_checkout(where: Path) -> bool:
+    """Whether `where` is fleetform's own source tree (its root or a folder in it), and this
+    fleetform runs from it: there the bundled catalog is the checkout's own `catalog.yaml`."""
+    if not running_from_checkout():
+        return False
+    return where.resolve().is_relative_to(TEMPLATE_ROOT.resolve())
+
+
 catalog_option = click.option(
     "-c",
     "--catalog",
@@ -28,6 +65,18 @@ catalog_option = click.option(
     type=click.Path(path_type=Path, dir_okay=True),
     default=None,
     help="Catalog file (default: ./catalog.yaml, else the bundled one).",
+)
+check_catalog_option = click.option(
+    "-c",
+    "--catalog",
+    "catalog_path",
+    type=click.Path(path_type=Path, dir_okay=True),
+    default=None,
+    help=(
+        "Catalog file (default: ./catalog.yaml, else the port snapshot"
+        f" ./{SNAPSHOT} of a generated repository; the bundled demo catalog only inside"
+        " fleetform's own checkout)."
+    ),
 )
 format_option = click.option(
     "--format",

@@ -26,6 +26,7 @@ from generator.fleet.confine import read_regular, repository_dir
 from generator.fleet.copier_worker import rendering_recorded_versions
 from generator.fleet.manifest import rendered_files
 from generator.fleet.orphans import orphaned
+from generator.fleet.ports_snapshot import PortsSnapshot, ports_snapshot, write_snapshot
 from generator.fleet.recorded import ANSWERS_FILE, read_recorded
 from generator.fleet.render import render_service
 from generator.fleet.template import (
@@ -99,6 +100,7 @@ class _Job:
     repo_name: str
     template: TemplateSource
     diff: bool = False
+    ports: PortsSnapshot | None = None  # the fleet's port registry, written into the render
 
     @property
     def repo(self) -> Path:
@@ -113,6 +115,7 @@ def drift(
 ) -> DriftReport:
     """Compare the services' repositories under `options.root` with their renders."""
     require_workspace(options.root)
+    ports = ports_snapshot(catalog)
     jobs = [
         _Job(
             sid,
@@ -121,6 +124,7 @@ def drift(
             catalog.services[sid].repo,
             options.template,
             options.diff,
+            ports,
         )
         for sid in select_services(catalog, names)
     ]
@@ -173,6 +177,8 @@ def drift_one(job: _Job) -> DriftResult:
             # The recorded version, recorded as written: a tag added since is no drift.
             with rendering_recorded_versions():
                 render_service(job.answers, rendered, job.template.at(recorded.commit))
+            if job.ports is not None:
+                write_snapshot(rendered, job.ports)
         except RenderError as exc:
             return DriftResult(job.service, repo, DriftOutcome.FAILED, version, reason=str(exc))
         changes = compare(rendered_files(rendered), rendered, repo)

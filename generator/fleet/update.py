@@ -47,6 +47,7 @@ from generator.fleet.manifest import (
     write_manifest,
 )
 from generator.fleet.orphans import orphaned
+from generator.fleet.ports_snapshot import PortsSnapshot, is_current, ports_snapshot, write_snapshot
 from generator.fleet.recorded import Recorded, changed_answers, read_recorded
 from generator.fleet.scratch import changes as scratch_changes
 from generator.fleet.scratch import clone as scratch_copy
@@ -119,6 +120,7 @@ class _Job:
     options: UpdateOptions
     # Refs of a local template already resolved to commits (the target ref, every tag).
     known: Mapping[str, str] = field(default_factory=dict)
+    ports: PortsSnapshot | None = None  # the fleet's port registry, written after Copier
 
     @property
     def repo(self) -> Path:
@@ -137,7 +139,11 @@ def update(
     require_workspace(options.root)
     require_writable_template(options.template, dry_run=options.dry_run)
     known = known_revisions(options.template)
-    jobs = [_Job(sid, answers[sid], catalog.services[sid].repo, options, known) for sid in services]
+    ports = ports_snapshot(catalog)
+    jobs = [
+        _Job(sid, answers[sid], catalog.services[sid].repo, options, known, ports)
+        for sid in services
+    ]
     with run_files(options.root, dry_run=options.dry_run):
         run = in_parallel(
             update_one,
@@ -194,7 +200,7 @@ def _update_one(job: _Job, note: str) -> UpdateResult:
     ref = target_ref(template)
     same = same_version(template.location, recorded.commit, ref, job.known)
     answers = changed_answers(recorded, job.answers)
-    if same and not answers:
+    if same and not answers and (job.ports is None or is_current(repo, job.ports)):
         # Copier records the new version even when it leaves conflicts: they are still there.
         status = repository.status(repo)
         conflicts = repository.conflicts(repo, status)
@@ -246,6 +252,8 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
         manifest = copier_update(
             scratch, job.answers, ref, job.options.template, inputs=_inputs(job, ref)
         )
+        if job.ports is not None:
+            manifest = write_snapshot(scratch, job.ports, manifest)
         change, status = scratch_changes(scratch, repo)
         files = tuple(path for _, path in status)
         conflicts = repository.conflicts(scratch, status)

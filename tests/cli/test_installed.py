@@ -39,6 +39,7 @@ _NOT_SOURCE = shutil.ignore_patterns(
 _RECORD_THE_TEMPLATE = {
     ".copier-answers.yml",
     ".fleetform-manifest.json",
+    ".gitlab-ci.yml",  # its port check installs fleetform from the template's repository
     "infrastructure/.infrastructure.yaml",
 }
 
@@ -196,6 +197,17 @@ def test_validate_the_bundled_catalog(installed: Installed, catalog: Path) -> No
     assert catalog.read_bytes() == BUNDLED_CATALOG.read_bytes()
     result = installed.fleetform("validate", "-c", catalog)
     assert (result.returncode, result.stdout) == (0, ""), result.stderr
+
+
+def test_checks_without_a_catalog_refuse_instead_of_checking_the_demo(
+    installed: Installed,
+) -> None:
+    """Not fleetform's own checkout: the bundled catalog is no silent fallback for a check."""
+    for command in (["validate"], ["ports", "check", "docker-compose.yml"]):
+        result = installed.fleetform(*command)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert result.stderr.startswith("fleetform: error: no catalog to check against"), command
+        assert result.stdout == "" and result.stderr.count("\n") == 1
 
 
 def test_answers_are_the_checkout_answers(installed: Installed, catalog: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import Result
 
 from generator.catalog.validation import open_catalog
+from generator.fleet.ports_snapshot import SNAPSHOT
 from generator.fleet.template import template_version, version_tags
 from tests.helpers import (
     BUNDLED_CATALOG,
@@ -102,7 +103,9 @@ def test_a_catalog_change_is_drift_naming_the_files(workspace: Workspace, tmp_pa
     catalog = catalog_at(workspace.template, tmp_path / "catalog.yaml", text=moved)
     result = fleetform("drift", "-c", catalog, "-w", workspace.root, "agent-ops", "ossa")
     assert result.exit_code == 1
-    assert row(result, "ossa") == "ossa | in sync | v1.0.0 (newest) | -"
+    # ossa's own files are as generated; its snapshot of the fleet's ports is not.
+    assert row(result, "ossa") == "ossa | drifted | v1.0.0 (newest) | 1 differ"
+    assert f"ossa: {SNAPSHOT}: catalog changed since fleetform wrote it" in result.stdout
     assert row(result, "agent-ops").startswith("agent-ops | drifted | v1.0.0 (newest) | ")
     stale = {
         line.split(": ")[1]

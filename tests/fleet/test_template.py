@@ -44,6 +44,7 @@ def render_case(case: str, template_repo: Path, dest: Path) -> Path:
     catalog = open_catalog(ROOT / spec["catalog"]).catalog
     answers = service_answers(catalog, spec["service"])
     render_service(answers, dest, TemplateSource.of(template_repo, TEMPLATE_TAG))
+    write_snapshot(dest, ports_snapshot(catalog))  # as `generate` renders a repository
     return dest
 
 
