@@ -152,7 +152,9 @@ def _dependants(catalog: Catalog, service: Service) -> list[str]:
 
 def _dependency(service: Service, local: list[str]) -> Answers:
     generated = service.runtime.generated
-    image = service.image if service.image else f"{service.registry}/{service.id}:latest"
+    # A generated sibling: its repository only; the compose file adds `:${<ID>_TAG:-latest}`,
+    # the tag variable of the orchestration file.
+    image = service.image if service.image else f"{service.registry}/{service.id}"
     return {
         "name": service.id,
         "runtime": service.runtime.value,

@@ -32,6 +32,7 @@ from generator.catalog.profiles import compose_profiles
 from generator.resources import TEMPLATE_INCLUDES, TEMPLATE_ROOT
 
 HEALTH_MACROS = f"{TEMPLATE_INCLUDES}/health.jinja"
+NAME_MACROS = f"{TEMPLATE_INCLUDES}/names.jinja"
 COMPOSE_MACROS = f"{TEMPLATE_INCLUDES}/compose.jinja"
 NETWORK = "platform"
 
@@ -84,9 +85,10 @@ def orchestrate_yaml(catalog: Catalog) -> str:
 
 def tag_variable(service_id: str) -> str:
     """The environment variable choosing a generated service's image tag: agent-brain ->
-    AGENT_BRAIN_TAG. Ids may start with a digit, variable names may not: 3d -> _3D_TAG."""
-    name = service_id.upper().replace("-", "_") + "_TAG"
-    return f"_{name}" if name[0].isdigit() else name
+    AGENT_BRAIN_TAG. Ids may start with a digit, variable names may not: 3d -> _3D_TAG.
+    The template's rule (`names.jinja`), so each repository's compose file names the same
+    variable for a sibling service."""
+    return str(_template_include(NAME_MACROS).tag_variable(service_id))
 
 
 def _q(value: object) -> str:

@@ -1022,3 +1022,54 @@ def test_merge_requests_build_the_image_without_pushing_it(rendered: dict[str, P
     assert push["rules"] == [{"if": "$CI_COMMIT_BRANCH || $CI_COMMIT_TAG"}]
     assert push["script"][-1] == 'infrastructure/scripts/build.sh -t "$IMAGE_TAG" -p'
     assert jobs["scan:image"]["needs"] == ["build"]
+
+
+def test_sibling_images_take_the_tag_variables_of_the_orchestration_file(
+    rendered: dict[str, Path],
+) -> None:
+    from generator.stack.orchestrate import orchestrate_yaml, tag_variable
+
+    assert tag_variable("agent-brain") == "AGENT_BRAIN_TAG"
+    brain = "registry.example.com/llm-ecosystem/agent-brain"
+    assert compose_config(rendered["node"])["services"]["agent-brain"]["image"] == f"{brain}:latest"
+    pinned = compose_config(rendered["node"], AGENT_BRAIN_TAG="a1b2c3d4")["services"]
+    assert pinned["agent-brain"]["image"] == f"{brain}:a1b2c3d4"
+    assert pinned["redis"]["image"] == "redis:7-alpine"  # an image service keeps its pin
+    orchestration = orchestrate_yaml(open_catalog(ROOT / "catalog.yaml").catalog)
+    assert f'"{brain}:${{AGENT_BRAIN_TAG:-latest}}"' in orchestration
+
+
+def test_a_sibling_pinned_in_the_answers_is_run_as_pinned(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """Plain Copier users may give a generated dependency a tag or digest: it is kept."""
+    catalog = open_catalog(ROOT / "catalog.yaml").catalog
+    answers = service_answers(catalog, "agent-chat")
+    [brain] = [d for d in answers["dependencies"] if d["name"] == "agent-brain"]
+    brain["image"] = "registry.example.com/llm-ecosystem/agent-brain:1.2.3"
+    render_service(answers, tmp_path / "out", TemplateSource.of(template_repo, TEMPLATE_TAG))
+    services = compose_config(tmp_path / "out", AGENT_BRAIN_TAG="ignored")["services"]
+    assert services["agent-brain"]["image"] == brain["image"]
+
+
+DIGEST = "sha256:" + "0123456789abcdef" * 4
+
+
+def test_an_image_digest_wins_over_the_tag(rendered: dict[str, Path]) -> None:
+    manifests = render_chart(rendered["node"], "production", image={"tag": "v1", "digest": DIGEST})
+    repository = "registry.example.com/llm-ecosystem/agent-chat"
+    deployment = manifest(manifests, "Deployment")["spec"]["template"]["spec"]
+    assert deployment["containers"][0]["image"] == f"{repository}@{DIGEST}"
+    test_pod = manifest(manifests, "Pod")["spec"]["containers"][0]
+    assert test_pod["image"] == f"{repository}@{DIGEST}"
+    tagged = manifest(
+        render_chart(rendered["node"], "production", image={"tag": "v1"}), "Deployment"
+    )
+    assert tagged["spec"]["template"]["spec"]["containers"][0]["image"] == f"{repository}:v1"
+
+
+def test_a_digest_that_is_not_one_is_refused(rendered: dict[str, Path]) -> None:
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmError, match="digest"):
+        render_chart(rendered["node"], "production", image={"digest": "latest"})

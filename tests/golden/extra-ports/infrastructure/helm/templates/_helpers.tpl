@@ -56,9 +56,17 @@ app.kubernetes.io/component: {{ .Values.component | quote }}
 {{- .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- end }}
 
-{{/* The image reference: repository:tag (the tag from values, else the appVersion). */}}
+{{/*
+The image reference: repository@digest when image.digest is set (it wins over the tag: the
+bytes that run are the ones pinned), else repository:tag (the tag from values, else the
+appVersion).
+*/}}
 {{- define "gateway.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (include "gateway.imageTag" .) }}
+{{- end }}
 {{- end }}
 
 {{/*
