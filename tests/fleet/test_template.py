@@ -1073,3 +1073,22 @@ def test_a_digest_that_is_not_one_is_refused(rendered: dict[str, Path]) -> None:
 
     with pytest.raises(helm.HelmError, match="digest"):
         render_chart(rendered["node"], "production", image={"digest": "latest"})
+
+
+def test_no_two_projects_share_a_data_volume(rendered: dict[str, Path]) -> None:
+    """Each repository's compose project has volumes of its own (Compose scopes them by the
+    project), never the platform stack's nor another repository's: two `make local-up` never
+    run two database servers on one data directory."""
+    from generator.stack.orchestrate import orchestrate_yaml
+
+    owners: dict[str, str] = {}
+    for case in ("node", "python", "many-dependencies", "model"):
+        config = compose_config(rendered[case])
+        names = [v["name"] for v in (config.get("volumes") or {}).values()]
+        assert all(name.startswith(config["name"] + "_") for name in names), names
+        for name in names:
+            assert name not in owners, f"{name}: {owners[name]} and {case}"
+            owners[name] = case
+    assert "llm-ecosystem_agent-chat_postgres-data" in owners  # agent-chat's own postgres
+    platform = yaml.safe_load(orchestrate_yaml(open_catalog(ROOT / "catalog.yaml").catalog))
+    assert not {v["name"] for v in platform["volumes"].values()} & owners.keys()
