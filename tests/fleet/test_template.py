@@ -31,7 +31,7 @@ from generator.fleet.ports_snapshot import SNAPSHOT, ports_snapshot, write_snaps
 from generator.fleet.render import render_service
 from generator.fleet.template import TemplateSource
 from generator.verify import verify_tree
-from tests.helpers import ROOT, SMALL_CATALOG, TEMPLATE_TAG, commit_all, init_repo
+from tests.helpers import EXAMPLES, ROOT, SMALL_CATALOG, TEMPLATE_TAG, commit_all, init_repo
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES: dict[str, dict[str, str]] = yaml.safe_load((GOLDEN / "cases.yaml").read_text())
@@ -1092,3 +1092,18 @@ def test_no_two_projects_share_a_data_volume(rendered: dict[str, Path]) -> None:
     assert "llm-ecosystem_agent-chat_postgres-data" in owners  # agent-chat's own postgres
     platform = yaml.safe_load(orchestrate_yaml(open_catalog(ROOT / "catalog.yaml").catalog))
     assert not {v["name"] for v in platform["volumes"].values()} & owners.keys()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_service_of_the_example_catalogs_passes_every_validator(
+    path: Path, template_repo: Path, tmp_path: Path
+) -> None:
+    catalog = open_catalog(path).catalog
+    source = TemplateSource.of(template_repo, TEMPLATE_TAG)
+    problems = []
+    for service in catalog.generated_services():
+        out = tmp_path / service.id
+        render_service(service_answers(catalog, service.id), out, source)
+        problems += [str(p) for p in verify_tree(out).problems]
+    assert problems == []

@@ -15,7 +15,7 @@
 # Works with bash 3.2 (macOS) and later.
 
 # This service, as rendered from the catalog (used by the scripts that source this file).
-# shellcheck disable=SC2034  # the variables are read by the sourcing scripts
+# shellcheck disable=SC2034,SC2209  # read by the sourcing scripts; strings, never commands
 {
   SERVICE_NAME=agent-chat
   PLATFORM=llm-ecosystem
