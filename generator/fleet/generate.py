@@ -183,8 +183,8 @@ def generate_one(job: _Job) -> ServiceResult:
 def _recorded(root: Path, repo_name: str) -> str | None:
     try:
         return recorded_inputs(repository_dir(root, repo_name))
-    except UnsafePathError:
-        return None  # generate_one refuses it
+    except (UnsafePathError, OSError):
+        return None  # not readable as a repository: validated, and generate_one says why
 
 
 def _nothing_to_do(job: _Job, repo: Path) -> FileChanges | None:

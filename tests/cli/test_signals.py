@@ -4,8 +4,8 @@ half written.
 
 strace counts per process and per syscall. Tracing the main process only, its second
 `clone` is the start of the second worker: SIGTERM (or SIGINT) arrives with two jobs handed
-out. Tracing every process with `-P REPO`, the first process that touches one repository's
-path (the worker rendering it) is SIGKILLed there, before it writes anything.
+out. Tracing every process with `-P STAGING`, the first process that touches one repository's
+staging (the worker rendering it) is SIGKILLed there, before it writes anything.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 from generator.catalog.validation import open_catalog
 from generator.fleet.manifest import MANIFEST, digest
+from generator.fleet.workspace import STATE_DIR, key
 from tests.helpers import ROOT, catalog_at
 
 # Two repositories in flight, three more to start; a nested repository (common_npm/...) too.
@@ -92,7 +93,18 @@ def test_a_worker_killed_fails_its_repository_only(template_repo: Path, tmp_path
     catalog, out = catalog_at(template_repo, tmp_path / "catalog.yaml"), tmp_path / "out"
     victim = NAMES[2]
     path = repositories(catalog, out)[victim]
-    tracing = ["-f", "-P", str(path), "-e", "trace=%file", "-e", "inject=%file:signal=KILL:when=1"]
+    # The worker's own staging of that repository: only the worker working on it touches it
+    # (the main process reads every repository's manifest before the pool starts).
+    staging = out / STATE_DIR / "stage" / key(open_catalog(catalog).catalog.services[victim].repo)
+    tracing = [
+        "-f",
+        "-P",
+        str(staging),
+        "-e",
+        "trace=%file",
+        "-e",
+        "inject=%file:signal=KILL:when=1",
+    ]
     done = generate_under(tracing, catalog, out)
 
     assert done.returncode == 1, done.stderr

@@ -114,7 +114,7 @@ def test_a_catalog_change_is_drift_naming_the_files(workspace: Workspace, tmp_pa
         and line.endswith("catalog changed since fleetform wrote it")
     }
     assert {".copier-answers.yml", "infrastructure/docker-compose.yml"} <= stale
-    assert "infrastructure/helm/values/base.yaml" in stale
+    assert "infrastructure/helm/values.yaml" in stale
 
 
 def test_a_newer_template_tag_is_reported_as_behind(workspace: Workspace, tmp_path: Path) -> None:
