@@ -95,6 +95,8 @@ def _answers(catalog: Catalog, service: Service) -> Answers:
             }
             for p in service.extra_ports
         ],
+        # The catalog's own entries, never copier.yml's presets of the common data services.
+        "data_services": [],
         "dependencies": [_dependency(catalog.services[name], local) for name in local],
         "direct_dependencies": [d.name for d in service.depends_on if d.name in local],
         "external_dependencies": external,

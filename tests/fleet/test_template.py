@@ -211,6 +211,7 @@ def test_copier_copy_without_the_catalog_makes_a_working_service(
         ("extra_ports", "[{name: http, port: 3001}]"),
         ("dependants", "[Bad_Name]"),
         ("dependants", "[my-service]"),  # the service itself
+        ("data_services", '["mongodb"]'),  # only the four of data_services.jinja
     ],
 )
 def test_copier_rejects_bad_answers_and_writes_nothing(
@@ -1107,3 +1108,36 @@ def test_every_service_of_the_example_catalogs_passes_every_validator(
         render_service(service_answers(catalog, service.id), out, source)
         problems += [str(p) for p in verify_tree(out).problems]
     assert problems == []
+
+
+@pytest.mark.slow
+def test_plain_copier_copy_takes_the_common_data_services_by_name(
+    template_repo: Path, tmp_path: Path
+) -> None:
+    """No YAML blob: `data_services` names postgres and redis, and they arrive with a health
+    check, a named volume and their password variables; copier update computes them again."""
+    out = tmp_path / "billing"
+    argv = [str(COPIER), "copy", "--defaults", "-d", "service_name=billing"]
+    argv += ["-d", 'data_services=["postgres", "redis"]', "--vcs-ref", TEMPLATE_TAG]
+    subprocess.run([*argv, str(template_repo), str(out)], check=True, capture_output=True)
+    answers = yaml.safe_load((out / ".copier-answers.yml").read_text())
+    assert answers["data_services"] == ["postgres", "redis"]
+    assert "dependencies" not in answers and "direct_dependencies" not in answers
+    services = compose_config(out)["services"]
+    postgres = services["postgres"]
+    assert postgres["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert [v["target"] for v in postgres["volumes"]] == ["/var/lib/postgresql/data"]
+    assert set(postgres["environment"]) == {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"}
+    assert set(services["billing"]["depends_on"]) == {"postgres", "redis"}
+    assert services["billing"]["environment"]["POSTGRES_HOST"] == "postgres"
+    assert "POSTGRES_PASSWORD=" in (out / "infrastructure" / ".env.example").read_text()
+    assert [str(p) for p in verify_tree(out).problems] == []
+
+    init_repo(out)
+    commit_all(out, "copied")
+    update = [str(COPIER), "update", "--defaults", "--skip-answered", "--vcs-ref", TEMPLATE_TAG]
+    subprocess.run([*update, str(out)], check=True, capture_output=True)
+    status = subprocess.run(
+        ["git", "-C", str(out), "status", "--porcelain"], capture_output=True, text=True, check=True
+    )
+    assert status.stdout == ""
