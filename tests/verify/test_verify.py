@@ -71,7 +71,10 @@ def test_clean_dockerfile_passes(tmp_path: Path) -> None:
     }
     result = verify(tmp_path, files)
     assert result.problems == []
-    assert result.checked == [("hadolint", "svc/infrastructure/Dockerfile")]
+    assert result.checked == [
+        ("conflict markers", "svc"),
+        ("hadolint", "svc/infrastructure/Dockerfile"),
+    ]
     assert result.ok
 
 
@@ -114,7 +117,7 @@ def test_unquoted_argument_gives_sc2086_at_its_position(tmp_path: Path) -> None:
         "svc/infrastructure/scripts/build.sh:3:6: warning: shellcheck SC2086:"
         " Double quote to prevent globbing and word splitting."
     ]
-    assert [tool for tool, _ in result.checked] == ["shellcheck", "shellcheck"]
+    assert [tool for tool, _ in result.checked] == ["conflict markers", "shellcheck", "shellcheck"]
 
 
 # --------------------------------------------------------------------------- compose
@@ -217,7 +220,10 @@ def test_gitlab_ci_valid_pipeline_passes(tmp_path: Path) -> None:
     """
     result = verify(tmp_path, {".gitlab-ci.yml": ci})
     assert result.problems == []
-    assert result.checked == [("check-jsonschema", "svc/.gitlab-ci.yml")]
+    assert result.checked == [
+        ("check-jsonschema", "svc/.gitlab-ci.yml"),
+        ("conflict markers", "svc"),
+    ]
 
 
 # --------------------------------------------------------------------------- Helm
@@ -293,6 +299,7 @@ def test_valid_chart_passes_lint_render_schema_and_pod_security(tmp_path: Path) 
     result = verify(tmp_path, chart())
     assert result.problems == []
     assert result.checked == [
+        ("conflict markers", "svc"),
         ("helm lint+render", "svc/infrastructure/helm"),
         ("kubernetes-validate", TEMPLATE),
         ("kubernetes-validate", "svc/infrastructure/helm/templates/service.yaml"),
