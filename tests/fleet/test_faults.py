@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 SERVICE = "agent-chat"
 REPO = "common_npm/agent-chat"
 OWN_LINE = "# the owners' own first line"
-SAMPLES = {"KILL": 5, "TERM": 2}
+SAMPLES = {"KILL": 3, "TERM": 2}
 SIGNALS = {"KILL": 9, "TERM": 15}
 ALL = os.environ.get("FLEETFORM_FAULTS") == "all"
 STRACE = shutil.which("strace")
