@@ -39,12 +39,21 @@ def read_manifest(repo: Path) -> dict[str, str]:
     The manifest is repository content: an entry naming a path outside the repository, an
     absolute path or one inside `.git` refuses the whole repository (UnsafePathError).
     """
+    return _files_of(_parsed(repo))
+
+
+def _parsed(repo: Path) -> dict[str, object]:
+    """The manifest as a mapping ({} when missing, not a regular file, or not JSON)."""
     text = read_regular(repo / MANIFEST)
     try:
         data = json.loads(text) if text is not None else {}
     except ValueError:
         return {}
-    files = data.get("files", {}) if isinstance(data, dict) else {}
+    return data if isinstance(data, dict) else {}
+
+
+def _files_of(data: dict[str, object]) -> dict[str, str]:
+    files = data.get("files", {})
     if not isinstance(files, dict):
         return {}
     for name in files:
@@ -79,21 +88,17 @@ def inputs_digest(template: str, commit: str, answers: Mapping[str, Any], versio
 
 def recorded_inputs(repo: Path) -> str | None:
     """The inputs digest `repo`'s manifest records (None: none, or no manifest)."""
-    text = read_regular(repo / MANIFEST)
-    try:
-        data = json.loads(text) if text is not None else None
-    except ValueError:
-        return None
-    inputs = data.get("inputs") if isinstance(data, dict) else None
+    inputs = _parsed(repo).get("inputs")
     return inputs if isinstance(inputs, str) else None
 
 
 def unchanged_since(repo: Path, inputs: str) -> tuple[str, ...] | None:
     """The files of `repo` when its manifest was written from exactly `inputs` and every file
     it names is still a regular file with the recorded bytes; None when a render is needed."""
-    if recorded_inputs(repo) != inputs:
+    data = _parsed(repo)  # read once: the inputs and the files of one and the same manifest
+    if data.get("inputs") != inputs:
         return None
-    files = read_manifest(repo)
+    files = _files_of(data)
     for name, recorded in files.items():
         if digest_in_repository(confined(repo, name, source=MANIFEST)) != recorded:
             return None
