@@ -75,38 +75,34 @@ def _fleetforms(repo: Path, name: str, recorded: str) -> bool:
 def unified_diff(changes: FileChanges, rendered: Path, repo: Path, label: str = "") -> str:
     """`git diff`-style text of what a write would do: paths under `label` (the repository's
     path in the workspace), `/dev/null` for a file created or removed."""
-    prefix = f"{label.strip('/')}/" if label else ""
-    chunks: list[str] = []
-    for name in (*changes.created, *changes.changed, *changes.foreign):
-        old = _lines(repo / name)
-        new = (rendered / name).read_text(errors="replace").splitlines()
-        before = "/dev/null" if name in changes.created else f"a/{prefix}{name}"
-        chunks.extend(difflib.unified_diff(old, new, before, f"b/{prefix}{name}", lineterm=""))
-    for name in changes.removed:
-        old = _lines(repo / name)
-        chunks.extend(difflib.unified_diff(old, [], f"a/{prefix}{name}", "/dev/null", lineterm=""))
-    return "\n".join(chunks) + ("\n" if chunks else "")
+    return _diff(changes, rendered, repo, label, repository_first=True)
 
 
 def repository_diff(changes: FileChanges, rendered: Path, repo: Path, label: str = "") -> str:
     """What the repository holds against what the template renders (as `cruft diff`): a/ is
     the render, b/ the repository, `/dev/null` for a file only one of them has."""
+    return _diff(changes, rendered, repo, label, repository_first=False)
+
+
+def _diff(
+    changes: FileChanges, rendered: Path, repo: Path, label: str, *, repository_first: bool
+) -> str:
+    """One unified diff of every differing file, the repository on the a/ side or the b/."""
     prefix = f"{label.strip('/')}/" if label else ""
     chunks: list[str] = []
-    for name in (*changes.created, *changes.changed, *changes.foreign):
-        rendered_lines = (rendered / name).read_text(errors="replace").splitlines()
-        after = "/dev/null" if name in changes.created else f"b/{prefix}{name}"
-        chunks.extend(
-            difflib.unified_diff(
-                rendered_lines, _lines(repo / name), f"a/{prefix}{name}", after, lineterm=""
-            )
-        )
-    for name in changes.removed:
-        chunks.extend(
-            difflib.unified_diff(
-                [], _lines(repo / name), "/dev/null", f"b/{prefix}{name}", lineterm=""
-            )
-        )
+    pairs: list[tuple[str, list[str], list[str] | None]] = [
+        (name, _lines(repo / name), (rendered / name).read_text(errors="replace").splitlines())
+        for name in (*changes.created, *changes.changed, *changes.foreign)
+    ]
+    pairs += [(name, _lines(repo / name), None) for name in changes.removed]
+    for name, in_repo, in_render in pairs:
+        sides = [(in_repo, name not in changes.created), (in_render or [], in_render is not None)]
+        if not repository_first:
+            sides.reverse()
+        (old, old_exists), (new, new_exists) = sides
+        before = f"a/{prefix}{name}" if old_exists else "/dev/null"
+        after = f"b/{prefix}{name}" if new_exists else "/dev/null"
+        chunks.extend(difflib.unified_diff(old, new, before, after, lineterm=""))
     return "\n".join(chunks) + ("\n" if chunks else "")
 
 
