@@ -65,6 +65,15 @@ class WriteError(FleetformError):
         super().__init__(f"cannot write {path}: {reason}")
 
 
+class LedgerError(FleetformError):
+    """A campaign ledger that cannot be used: unreadable, truncated, or edited into something
+    fleetform never writes. Nothing is read from it, nothing written."""
+
+    def __init__(self, *, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"campaign ledger {path}: {reason}")
+
+
 class ToolMissingError(FleetformError):
     """A validator that `fleetform verify` runs (or the Compose binary) is not installed.
 
