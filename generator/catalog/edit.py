@@ -62,16 +62,24 @@ class AddedService:
     allocated: bool  # False when the port was asked for with --port
     location: Location
     warnings: list[Problem]
+    original: str = ""  # the catalog's text before the edit, and after it
+    edited: str = ""
+    written: bool = True  # False: validated only, the file was left as it was
 
 
 def add_service(
-    path: Path, request: NewService, *, check_service: ServiceCheck | None = None
+    path: Path,
+    request: NewService,
+    *,
+    check_service: ServiceCheck | None = None,
+    write: bool = True,
 ) -> AddedService:
     """Check the request, pick the port, edit the file, validate the result, then replace.
 
     Bad input raises `UsageError` (every problem on one line), a full port range
     `RangeFullError`, an edit that would not validate (or fail `check_service`)
-    `InputError`; in every case the catalog keeps every byte.
+    `InputError`; in every case the catalog keeps every byte. `write=False` stops before
+    the replace (a dry run, a preview): the result is the catalog the edit would give.
     """
     before = _validate_original(path)
     catalog = before.catalog
@@ -87,15 +95,22 @@ def add_service(
     edited = editor.dump()
     check_only_inserted(editor.text, edited, path, request.id)
 
-    after, temp = _validated_copy(path, target, editor.encode(edited), request.id, check_service)
+    # Beside the catalog, so the replace is a rename; a run that writes nothing keeps even its
+    # temporary copy away from the catalog's folder (which may be read-only to it).
+    beside = target.parent if write else None
+    content = editor.encode(edited)
+    after, temp = _validated_copy(path, target, content, request.id, check_service, beside)
     try:
-        if target.read_bytes() != raw:
+        if not write:
+            pass
+        elif target.read_bytes() != raw:
             raise InputError.at(
                 path=path,
                 message="changed while fleetform new was editing it; nothing was written,"
                 " run the command again",
             )
-        temp.replace(target)
+        else:
+            temp.replace(target)
     except OSError as exc:
         raise InputError.at(path=path, message=f"cannot replace: {exc.strerror}") from None
     finally:
@@ -110,6 +125,9 @@ def add_service(
         allocated=request.port is None,
         location=Location(str(path), entry.line, entry.col),
         warnings=[p for p in _relocate(after.problems, temp, path) if p.message not in known],
+        original=editor.text,
+        edited=edited,
+        written=write,
     )
 
 
@@ -222,13 +240,13 @@ def _validated_copy(
     content: bytes,
     service_id: str,
     check_service: ServiceCheck | None,
+    folder: Path | None,
 ) -> tuple[ValidationResult, Path]:
-    """Write `content` beside the catalog and validate it as `fleetform validate` would (then
-    `check_service`, if given); the temporary file is removed unless returned."""
+    """Write `content` into `folder` (None: the system's temporary folder) and validate it as
+    `fleetform validate` would (then `check_service`, if given); the temporary file is
+    removed unless returned."""
     try:
-        fd, name = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".fleetform-new", dir=target.parent
-        )
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".fleetform-new", dir=folder)
     except OSError as exc:
         message = f"cannot write beside it: {exc.strerror}; nothing was written"
         raise InputError.at(path=path, message=message) from None

@@ -135,6 +135,11 @@ def generate_command(
 @workspace_option("Render into its repository (`repo:`) under this workspace root.", required=False)
 @out_option("Preview: render into OUT/<repo> instead.")
 @click.option("--no-render", is_flag=True, help="Only add the service to the catalog.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write nothing: print the catalog's edit and the files the render would create.",
+)
 @click.pass_context
 def new_command(
     ctx: click.Context,
@@ -152,11 +157,14 @@ def new_command(
     workspace: Path | None,
     out: Path | None,
     no_render: bool,
+    dry_run: bool,
 ) -> None:
-    """Add SERVICE to the catalog, then render its repository into WORKSPACE (or OUT).
+    """Add SERVICE to the catalog, then render its repository into WORKSPACE.
 
     Comments, order, quoting and indentation of the catalog are kept; the edited catalog is
-    validated before it replaces the file, so bad input writes nothing (exit 2).
+    validated before it replaces the file, so bad input writes nothing (exit 2). With -o OUT
+    the service is rendered into OUT as a preview and the catalog is not edited; with
+    --dry-run nothing is written at all.
     """
     from generator.fleet.new import NewService, new_service
 
@@ -177,31 +185,38 @@ def new_command(
         image=image,
         repo=repo,
     )
-    result = new_service(
-        catalog_path, request, roots[0] if roots else None, preview=out is not None
-    )
-    _print_new(result, request, catalog_path, "-w" if workspace else "-o", roots)
+    root = roots[0] if roots else None
+    result = new_service(catalog_path, request, root, preview=out is not None, dry_run=dry_run)
+    _print_new(result, request, catalog_path, root)
     exit_for(ctx, result.ok)
 
 
 def _print_new(
-    result: NewServiceResult, request: NewService, catalog_path: Path, flag: str, roots: list[Path]
+    result: NewServiceResult, request: NewService, catalog_path: Path, root: Path | None
 ) -> None:
     service, group, runtime = request.id, request.group, request.runtime
     added = result.added
     click.echo(as_text(added.warnings), err=True, nl=False)
     how = "the lowest free port of" if added.allocated else "as asked, in"
-    click.echo(f"added {service!r} at {added.location}: port {added.port} ({how} group {group!r})")
+    verb = "added" if added.written else "would add"
+    click.echo(f"{verb} {service!r} at {added.location}: port {added.port} ({how} group {group!r})")
+    if not added.written:
+        click.echo(result.catalog_diff, nl=False)
     if result.report is not None:
         from generator.fleet.report import generate_summary
 
+        if result.dry_run:
+            click.echo("".join(f"would create {path}\n" for path in result.created), nl=False)
         click.echo(generate_summary(result.report), nl=False)
-    elif roots:
+    elif root is not None:
         click.echo(f"{service}: not rendered ({runtime} services are catalogued only)")
-    if not result.ok:
+    if not added.written:
+        why = "--dry-run" if result.dry_run else "a preview (-o)"
+        click.echo(f"fleetform: {catalog_path} not edited: {why}", err=True)
+    elif not result.ok and root is not None:
         click.echo(
             f"fleetform: the catalog keeps {service!r}; once the render is fixed run:"
-            f" fleetform generate -c {catalog_path} {flag} {roots[0]} {service}",
+            f" fleetform generate -c {catalog_path} -w {root} {service}",
             err=True,
         )
 

@@ -544,3 +544,76 @@ def test_a_failed_render_is_exit_1_and_the_catalog_keeps_the_service(
     ) in result.stderr
     assert "billing" in open_catalog(catalog).catalog.services
     assert not (workspace / "billing").exists()
+
+
+# ------------------------------------------------------------------ --dry-run and -o previews
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under `root` (relative name -> bytes), to prove a run wrote nothing."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_dry_run_shows_the_edit_and_the_files_and_writes_nothing(
+    template_repo: Path, tmp_path: Path, run: Run
+) -> None:
+    catalog = catalog_at(template_repo, tmp_path / "catalog.yaml")
+    workspace = tmp_path / "ws"
+    before = tree(tmp_path)
+    dependencies = ("--depends-on", "redis,postgres")
+
+    dry = fleetform_new(run, catalog, "billing", *dependencies, "-w", workspace, "--dry-run")
+
+    assert dry.exit_code == 0, dry.output
+    assert tree(tmp_path) == before  # the catalog's bytes, and no workspace, no temporary file
+    assert not workspace.exists()
+    lines = dry.stdout.splitlines()
+    assert lines[0].startswith(f"would add 'billing' at {catalog}:")
+    assert lines[1:3] == [f"--- a/{catalog}", f"+++ b/{catalog}"]
+    added = [line[1:] for line in lines if line.startswith("+") and not line.startswith("+++")]
+    assert [line for line in added if line] == [
+        "  billing:",
+        "    group: common-npm",
+        "    runtime: node",
+        "    port: 3016",
+        "    depends_on: [redis, postgres]",
+    ]
+    assert f"fleetform: {catalog} not edited: --dry-run" in dry.stderr
+    listed = {line.removeprefix("would create ") for line in lines if "would create" in line}
+
+    real = fleetform_new(run, catalog, "billing", *dependencies, "-w", workspace)
+
+    assert real.exit_code == 0, real.output
+    # What the dry run listed is exactly what the real run created, and the edit the same.
+    created = {str(workspace / "billing" / name) for name in tree(workspace / "billing")}
+    assert listed == {name for name in created if "/.git/" not in name}
+    assert dry.stdout.splitlines()[0].replace("would add", "added") == real.stdout.splitlines()[0]
+
+
+def test_a_preview_renders_into_out_and_leaves_the_catalog_alone(
+    template_repo: Path, tmp_path: Path, run: Run
+) -> None:
+    catalog = catalog_at(template_repo, tmp_path / "catalog.yaml")
+    text = catalog.read_bytes()
+    out = tmp_path / "preview"
+
+    result = fleetform_new(run, catalog, "billing", "-o", out)
+
+    assert result.exit_code == 0, result.output
+    assert catalog.read_bytes() == text
+    assert "billing" not in open_catalog(catalog).catalog.services
+    assert f"fleetform: {catalog} not edited: a preview (-o)" in result.stderr
+    assert "+  billing:" in result.stdout.splitlines()
+    answers = yaml.safe_load((out / "billing" / ".copier-answers.yml").read_text())
+    assert (answers["service_name"], answers["port"]) == ("billing", 3016)
+    assert not (out / "billing" / ".git").exists()  # a preview is no repository to commit in
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.yaml", "preview"]
+
+
+def test_a_dry_run_without_render_prints_only_the_edit(bundled_copy: Path, run: Run) -> None:
+    before = tree(bundled_copy.parent)
+    result = fleetform_new(run, bundled_copy, "billing", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert tree(bundled_copy.parent) == before
+    assert "+  billing:" in result.stdout.splitlines()
+    assert "would create" not in result.stdout
