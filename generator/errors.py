@@ -179,6 +179,17 @@ class RenderError(FleetformError):
         super().__init__(f"service {service!r}: render failed: {reason}")
 
 
+class ForeignFileError(FleetformError):
+    """A file fleetform would write is not one it wrote (or was edited since): left as it is,
+    unless the command is told to replace it (`--force`)."""
+
+    exit_code = ExitCode.PROBLEMS
+
+    def __init__(self, *, path: Path, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path}: {reason}; not overwriting it (--force replaces it)")
+
+
 class AnswersFileError(FleetformError):
     """A repository's `.copier-answers.yml` cannot say which template made it."""
 
