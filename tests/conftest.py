@@ -23,7 +23,7 @@ from tests.helpers import (
 )
 
 _NOT_TEMPLATE = shutil.ignore_patterns(
-    ".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache"
+    ".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache", "node_modules"
 )
 
 

@@ -33,7 +33,7 @@ VERSION = PYPROJECT["project"]["version"]
 # What is not part of the source a wheel is built from (as tests/conftest.py's template copy;
 # no file or folder of the template has one of these names).
 _NOT_SOURCE = shutil.ignore_patterns(
-    ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache"
+    ".venv", ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", "node_modules"
 )
 # The render of every repository depends on where its template came from only in these files.
 _RECORD_THE_TEMPLATE = {
