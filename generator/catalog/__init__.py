@@ -7,6 +7,7 @@
 | `model` | the catalog as frozen dataclasses (services, groups, ports, tiers, profiles) |
 | `text` | what catalog text may hold: the free-text rule (shared with the answers), repo paths |
 | `rules` | semantic checks of the model: references, cycles, repositories, runtimes |
+| `remotes` | where each repository lives: remote URL patterns, branch names (git's rules in Python) |
 | `ports` | the port registry: ranges, conflicts, allocation, the PORT_ALLOCATION table |
 | `compose_ports` | what a compose file publishes, read as Compose reads it |
 | `validation` | open a catalog for use: load, rules, ports, every problem of one run |

@@ -30,6 +30,7 @@ from generator.catalog.model import (
     TemplateSetting,
     Tier,
 )
+from generator.catalog.remotes import DEFAULT_BRANCH, expand
 from generator.catalog.schema import DataPath, check_schema
 from generator.errors import InputError
 from generator.problems import Location, Problem
@@ -164,6 +165,8 @@ class _Builder:
             for i, e in enumerate(raw.get("extra_ports", []))
         )
         fields = {name: self.at(*base, name, key=True) for name in raw}
+        repo = raw.get("repo", sid)
+        pattern = merged.get("remote")
         return Service(
             id=sid,
             group=raw["group"],
@@ -186,11 +189,28 @@ class _Builder:
             owner=merged.get("owner", DEFAULT_OWNER),
             registry=merged.get("registry", f"registry.example.com/{platform}"),
             environments=tuple(merged.get("environments", DEFAULT_ENVIRONMENTS)),
-            repo=raw.get("repo", sid),
+            repo=repo,
             description=raw.get("description", ""),
             location=self.at(*base, key=True),
             fields=fields,
+            remote=(
+                expand(pattern, repo=repo, service_id=sid)
+                if pattern is not None and runtime.generated
+                else None
+            ),
+            default_branch=merged.get("default_branch", DEFAULT_BRANCH),
+            remote_pattern=pattern,
+            remote_location=self.written("remote", base, raw),
+            branch_location=self.written("default_branch", base, raw),
         )
+
+    def written(self, key: str, base: tuple[str, str], raw: dict[str, Any]) -> Location | None:
+        """Where a key a service may inherit is written: its own value, else `defaults`."""
+        if key in raw:
+            return self.at(*base, key)
+        if key in self.document.data.get("defaults", {}):
+            return self.at("defaults", key)
+        return None
 
     def profile(self, pid: str, raw: dict[str, Any]) -> Profile:
         base = ("profiles", pid)

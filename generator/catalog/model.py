@@ -134,6 +134,14 @@ class Service:
     description: str
     location: Location
     fields: dict[str, Location] = field(default_factory=dict, compare=False, hash=False)
+    # The repository's git URL (the catalog's pattern expanded; None: no remote configured,
+    # or a service fleetform does not generate) and the branch merge requests target.
+    remote: str | None = None
+    default_branch: str = "main"
+    # Where the pattern and the branch are written (the service's key or `defaults`).
+    remote_pattern: str | None = field(default=None, compare=False)
+    remote_location: Location | None = field(default=None, compare=False, hash=False)
+    branch_location: Location | None = field(default=None, compare=False, hash=False)
 
     @property
     def ports(self) -> tuple[Port, ...]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from generator.catalog.graph import find_cycles
 from generator.catalog.model import Catalog, Runtime, Service
+from generator.catalog.remotes import remote_problems
 from generator.problems import Location, Problem, Severity
 
 
@@ -21,6 +22,7 @@ def semantic_problems(catalog: Catalog) -> list[Problem]:
         *_references(catalog),
         *_runtime_rules(catalog),
         *_repositories(catalog),
+        *remote_problems(catalog),
         *_dependency_cycles(catalog),
         *_profile_cycles(catalog),
     ]

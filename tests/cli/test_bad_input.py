@@ -44,6 +44,7 @@ PLAIN = "is not a plain name (letters, digits, '.', '_' and '-', starting with a
 NESTED = "git would take one repository's files for untracked files of the other"
 BIDI = "is not allowed: bidirectional controls show text in another order than it is stored"
 CONTROL = "is not allowed: control characters have no place in text written into files"
+REMOTES = "git@host:group/{repo}.git, ssh://, https://, http://, file:// or an absolute path"
 
 # case -> (exit code, every problem line in order). The `validate` summary is derived.
 CASES: dict[str, tuple[int, list[str]]] = {
@@ -260,6 +261,32 @@ CASES: dict[str, tuple[int, list[str]]] = {
         f"repo_nested.yaml:22:3: error: service 'tools': repository 'tools' would hold 'tools/api/plugins', the repository of service 'plugins' (repo_nested.yaml:16:5), in its work tree; {NESTED}",
         f"repo_nested.yaml:30:5: error: service 'extras': repository 'tools/extras' would be inside the work tree of 'tools', the repository of service 'tools' (repo_nested.yaml:22:3); {NESTED}",
     ]),
+    # Remotes: only URL forms git takes as a repository (no transport that runs a command, no
+    # option, no secret), only known placeholders, one repository per service.
+    "remote_forms": (BAD_INPUT, [
+        f"remote_forms.yaml:13:13: error: service 'a': remote 'ext::sh -c touch% /tmp/pwned' uses git's ext:: transport; use {REMOTES}",
+        "remote_forms.yaml:18:13: error: service 'b': remote '-oProxyCommand=touch /tmp/pwned' starts with '-', which git and ssh would take for an option",
+        "remote_forms.yaml:23:13: error: service 'c': remote 'https://gitlab.example.com/team/{name}.git' has the unknown placeholder {name}; the known ones are {repo}, {id}",
+        "remote_forms.yaml:28:13: error: service 'd': remote 'https://ci:s3cret@gitlab.example.com/team/{repo}.git' holds a password; a catalog is no place for secrets (use a credential helper)",
+        f"remote_forms.yaml:33:13: error: service 'e': remote 'git://gitlab.example.com/team/{{repo}}.git' uses the scheme git://; use {REMOTES}",
+        "remote_forms.yaml:38:13: error: service 'f': remote 'git@gitlab.example.com:team/{repo} .git' holds a space at character 35; a URL is one word",
+        "remote_forms.yaml:43:13: error: service 'g': remote 'ssh://-oProxyCommand=x/team/{repo}.git' is not a URL of the form ssh://host/group/repo.git",
+        f"remote_forms.yaml:48:13: error: service 'h': remote 'team/{{repo}}.git' is not a git URL fleetform accepts; use {REMOTES}",
+        f"remote_forms.yaml:53:13: error: service 'i': remote 'fd::3/{{repo}}' uses git's fd:: transport; use {REMOTES}",
+    ]),
+    "remote_shared": (BAD_INPUT, [
+        "remote_shared.yaml:5:11: error: defaults: remote 'git@gitlab.example.com:team/monorepo.git' names no {repo} or {id}, so every service would share one repository",
+        "remote_shared.yaml:20:5: error: service 'web': remote 'https://gitlab.example.com/team/api/' is already the remote of service 'api' (remote_shared.yaml:15:5); each service needs a repository of its own",
+        "remote_shared.yaml:34:5: error: service 'db': 'remote' is only for generated services; fleetform keeps no repository for image services",
+    ]),
+    "default_branch_invalid": (BAD_INPUT, [
+        "default_branch_invalid.yaml:6:19: error: defaults: default_branch 'release..1' is not a branch name git accepts: it holds '..'",
+        "default_branch_invalid.yaml:16:21: error: service 'api': default_branch '-main' is not a branch name git accepts: it starts with '-'",
+        "default_branch_invalid.yaml:21:21: error: service 'web': default_branch 'feature/x.lock' is not a branch name git accepts: it has the part 'x.lock' ending with '.lock'",
+        "default_branch_invalid.yaml:26:21: error: service 'worker': default_branch 'HEAD' is not a branch name git accepts: it is HEAD, which names the current commit",
+    ]),
+    # owned_files: relative POSIX globs inside the repository, no .git, no Jinja, no
+    # negation, valid syntax; a glob of defaults is reported once.
     # The chart names every port; the template refuses a name used twice, so validate does.
     "extra_port_name_twice": (BAD_INPUT, [
         "extra_port_name_twice.yaml:18:28: error: service 'api': extra port name 'metrics' is used twice (first at extra_port_name_twice.yaml:17:28)",
