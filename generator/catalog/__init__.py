@@ -6,6 +6,7 @@
 | `load` | read catalog.yaml, collect every schema problem, model what the schema accepted |
 | `model` | the catalog as frozen dataclasses (services, groups, ports, tiers, profiles) |
 | `text` | what catalog text may hold: the free-text rule (shared with the answers), repo paths |
+| `globs` | `owned_files` globs: their dialect, their problems, the matcher they make |
 | `rules` | semantic checks of the model: references, cycles, repositories, runtimes |
 | `remotes` | where each repository lives: remote URL patterns, branch names (git's rules in Python) |
 | `ports` | the port registry: ranges, conflicts, allocation, the PORT_ALLOCATION table |

@@ -22,6 +22,7 @@ from generator.catalog.model import (
     Health,
     HealthClass,
     Omitted,
+    OwnedGlob,
     Port,
     PortRange,
     Profile,
@@ -182,6 +183,7 @@ class _Builder:
             profiles=tuple(raw.get("profiles", [])),
             resources=Tier(merged.get("resources", _default_tier(runtime))),
             gpu=raw.get("gpu", 0),
+            owned_files=self.owned_files(base, raw, defaults),
             health=_health(runtime, defaults.get("health", {}), raw.get("health", {})),
             autoscaling=Autoscaling(
                 **{**defaults.get("autoscaling", {}), **raw.get("autoscaling", {})}
@@ -222,6 +224,21 @@ class _Builder:
             include=self.refs(*base, "include", items=raw.get("include", [])),
             location=self.at(*base, key=True),
         )
+
+    def owned_files(
+        self, base: tuple[str, str], raw: dict[str, Any], defaults: dict[str, Any]
+    ) -> tuple[OwnedGlob, ...]:
+        """`defaults.owned_files` and then the service's own: ownership adds up (there is no
+        negation to take a default back), each glob once, where it is first written."""
+        written = [
+            OwnedGlob(glob, self.at(*path, "owned_files", i), inherited=source is defaults)
+            for path, source in ((("defaults",), defaults), (base, raw))
+            for i, glob in enumerate(source.get("owned_files", []))
+        ]
+        first: dict[str, OwnedGlob] = {}
+        for owned in written:
+            first.setdefault(owned.glob, owned)
+        return tuple(first.values())
 
 
 def _default_tier(runtime: Runtime) -> str:

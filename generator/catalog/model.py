@@ -110,6 +110,15 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class OwnedGlob:
+    """One `owned_files` glob (dialect: `generator.catalog.globs`) and where it is written."""
+
+    glob: str
+    location: Location
+    inherited: bool = False  # written in `defaults`
+
+
+@dataclass(frozen=True)
 class Service:
     id: str
     group: str
@@ -127,6 +136,8 @@ class Service:
     gpu: int
     health: Health
     autoscaling: Autoscaling
+    # Files whose content is the owners' (defaults' globs, then the service's own).
+    owned_files: tuple[OwnedGlob, ...]
     owner: str
     registry: str
     environments: tuple[str, ...]

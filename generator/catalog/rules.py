@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from generator.catalog.globs import owned_problems
 from generator.catalog.graph import find_cycles
 from generator.catalog.model import Catalog, Runtime, Service
 from generator.catalog.remotes import remote_problems
@@ -18,6 +19,7 @@ from generator.problems import Location, Problem, Severity
 
 def semantic_problems(catalog: Catalog) -> list[Problem]:
     problems = [
+        *owned_problems(catalog),
         *_group_ranges(catalog),
         *_references(catalog),
         *_runtime_rules(catalog),

@@ -287,6 +287,20 @@ CASES: dict[str, tuple[int, list[str]]] = {
     ]),
     # owned_files: relative POSIX globs inside the repository, no .git, no Jinja, no
     # negation, valid syntax; a glob of defaults is reported once.
+    # owned_files: relative POSIX globs inside the repository, no .git, no Jinja, no
+    # negation, valid syntax; a glob of defaults is reported once.
+    "owned_files_outside": (BAD_INPUT, [
+        "owned_files_outside.yaml:6:17: error: defaults: owned_files glob '/etc/passwd' is an absolute path: owned_files are relative to the repository root",
+        "owned_files_outside.yaml:17:9: error: service 'api': owned_files glob '../../outside.txt' has a '..' part: owned_files stay inside the repository",
+        "owned_files_outside.yaml:18:9: error: service 'api': owned_files glob '.git/hooks/post-checkout' names .git: git's own files are never the template's or the owners'",
+        "owned_files_outside.yaml:19:9: error: service 'api': owned_files glob '{{ 7 * 7 }}.md' has a brace: these globs have no {a,b}, and Copier would render it as Jinja",
+        "owned_files_outside.yaml:20:9: error: service 'api': owned_files glob '!README.md' starts with '!': owned_files have no negation; list only what the owners own",
+        "owned_files_outside.yaml:21:9: error: service 'api': owned_files glob 'src\\\\app.js' has a backslash: paths are POSIX ('/') and these globs have no escapes",
+        "owned_files_outside.yaml:22:9: error: service 'api': owned_files glob 'src/[ab.js' has an unclosed '['",
+        "owned_files_outside.yaml:23:9: error: service 'api': owned_files glob 'src/a**.js' has '**' inside a part: '**' is a whole part (a/**/b)",
+        "owned_files_outside.yaml:24:9: error: service 'api': owned_files glob 'docs//x.md' has an empty part ('//' or a trailing '/'): write dir/** for a directory's files",
+        "owned_files_outside.yaml:29:18: error: services.worker.owned_files: has duplicate entries",
+    ]),
     # The chart names every port; the template refuses a name used twice, so validate does.
     "extra_port_name_twice": (BAD_INPUT, [
         "extra_port_name_twice.yaml:18:28: error: service 'api': extra port name 'metrics' is used twice (first at extra_port_name_twice.yaml:17:28)",
