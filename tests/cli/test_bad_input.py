@@ -287,8 +287,6 @@ CASES: dict[str, tuple[int, list[str]]] = {
     ]),
     # owned_files: relative POSIX globs inside the repository, no .git, no Jinja, no
     # negation, valid syntax; a glob of defaults is reported once.
-    # owned_files: relative POSIX globs inside the repository, no .git, no Jinja, no
-    # negation, valid syntax; a glob of defaults is reported once.
     "owned_files_outside": (BAD_INPUT, [
         "owned_files_outside.yaml:6:17: error: defaults: owned_files glob '/etc/passwd' is an absolute path: owned_files are relative to the repository root",
         "owned_files_outside.yaml:17:9: error: service 'api': owned_files glob '../../outside.txt' has a '..' part: owned_files stay inside the repository",
