@@ -8,6 +8,7 @@
 | `fleet` | generate, new, update, drift |
 | `stack` | orchestrate, up, down, status |
 | `verify` | verify, verify --live |
+| `ci` | ci: the catalog repository's .gitlab-ci.yml |
 
 Each command calls one library function and prints its result; none decides an exit code
 other than from that result (`ExitCode`).
@@ -16,7 +17,7 @@ other than from that result (`ExitCode`).
 from __future__ import annotations
 
 # Importing the command modules registers their commands on the group.
-from generator.cli import catalog, fleet, stack, verify  # noqa: F401
+from generator.cli import catalog, ci, fleet, stack, verify  # noqa: F401
 from generator.cli.group import cli
 
 __all__ = ["cli", "main"]

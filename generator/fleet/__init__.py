@@ -21,4 +21,6 @@
 | `ports_snapshot` | `infrastructure/fleet-ports.json`: the fleet's ports, in every repository |
 | `orphans` | repositories fleetform generated for services no longer in the catalog |
 | `report` | the text of the fleet commands: progress line and closing tables |
+| `pipeline` | the catalog repository's `.gitlab-ci.yml`: checks, dry run, sharded campaigns |
+| `pipeline_file` | writing that file atomically, only over one fleetform wrote (`fleetform ci`) |
 """
