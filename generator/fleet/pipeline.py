@@ -62,7 +62,9 @@ def pipeline_yaml(catalog: Catalog, options: PipelineOptions) -> str:
     if not 1 <= options.shards <= MAX_SHARDS:
         raise UsageError(message=f"--shards must be from 1 to {MAX_SHARDS}, got {options.shards}")
     _plain(options.catalog, "the catalog path")
-    requirement = options.fleetform or fleetform_requirement(catalog_template(catalog))
+    requirement = options.fleetform
+    if requirement is None:
+        requirement = fleetform_requirement(catalog_template(catalog))
     _plain(requirement, "the fleetform requirement")
     lines = [
         *_comment(catalog, options, requirement),
@@ -260,9 +262,10 @@ def _campaign_jobs(shards: int) -> list[str]:
         "      when: always",
         "  needs: [campaign]",
         *_script(
-            'fleetform campaign status "$CAMPAIGN" -w "$FLEETFORM_WORKSPACE" --ledger'
-            ' "$FLEETFORM_WORKSPACE"/.fleetform/campaigns/"$CAMPAIGN"/ledger-*.json'
-            " --format markdown > campaign-report.md || status=$?",
+            # The shards' ledgers arrive as artifacts in the workspace, where status reads
+            # every ledger of the campaign.
+            'fleetform campaign status "$CAMPAIGN" -w "$FLEETFORM_WORKSPACE" --format markdown'
+            " > campaign-report.md || status=$?",
             "cat campaign-report.md",
             'exit "${status:-0}"',
         ),

@@ -324,3 +324,17 @@ def test_an_invalid_catalog_is_reported_where_it_is_wrong(tmp_path: Path) -> Non
     assert result.stderr.startswith("catalog.yaml:")
     assert "Traceback" not in result.output
     assert not (repo / ".gitlab-ci.yml").exists()
+
+
+def test_an_empty_requirement_uses_the_fleetform_the_image_has(tmp_path: Path) -> None:
+    """A runner image with fleetform installed: nothing to pip-install, even unpinned."""
+    repo = tmp_path / "fleet-catalog"
+    repo.mkdir()
+    shutil.copy(EXAMPLES[0], repo / "catalog.yaml")
+    assert write_ci(repo, "--fleetform", "").exit_code == OK
+    ci = jobs((repo / ".gitlab-ci.yml").read_text("utf-8"))
+    assert ci["variables"]["FLEETFORM_REQUIREMENT"] == ""
+    assert ci["report"]["script"][0] == (
+        'fleetform campaign status "$CAMPAIGN" -w "$FLEETFORM_WORKSPACE" --format markdown'
+        " > campaign-report.md || status=$?"
+    )
