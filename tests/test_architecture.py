@@ -27,7 +27,16 @@ LEAVES = {
     "__init__",
 }
 LAYERS = {"leaves": 0, "catalog": 1, "fleet": 2, "stack": 3, "cli": 4, "__main__": 4}
-SUBPACKAGES = ("catalog", "fleet", "stack", "stack/standin", "verify", "cli", "resources")
+SUBPACKAGES = (
+    "catalog",
+    "fleet",
+    "fleet/campaign",
+    "stack",
+    "stack/standin",
+    "verify",
+    "cli",
+    "resources",
+)
 
 
 def layer_of(module: str) -> str:
