@@ -7,6 +7,8 @@ place in the catalog and nothing is rendered.
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -123,10 +125,7 @@ def _dependency_closure(catalog: Catalog, service: Service) -> tuple[list[str], 
 
     DDEV services are started by DDEV, not by the compose file, so the walk stops at them.
     """
-    edges = {
-        sid: [d.name for d in s.depends_on if catalog.services[d.name].runtime is not Runtime.DDEV]
-        for sid, s in catalog.services.items()
-    }
+    edges = _links(catalog).local
     needed = transitive(edges, [service.id]) - {service.id}
     local = [name for name in start_order({n: edges[n] for n in needed}) if name in needed]
     external = sorted(
@@ -145,11 +144,39 @@ def _dependants(catalog: Catalog, service: Service) -> list[str]:
 
     DDEV services run outside the cluster, so no policy can name their pods.
     """
-    return sorted(
-        sid
-        for sid, other in catalog.services.items()
-        if other.runtime is not Runtime.DDEV and any(d.name == service.id for d in other.depends_on)
-    )
+    return list(_links(catalog).dependants.get(service.id, ()))
+
+
+@dataclass(frozen=True)
+class _Links:
+    local: dict[str, list[str]]  # service -> what it needs that compose starts (not DDEV)
+    dependants: dict[str, list[str]]  # service -> who calls it from inside the cluster, sorted
+
+
+# Built once per catalog, not once per service: at 1,000 services the per-service scans of
+# every other service were most of a generate with nothing to do (seconds, quadratic).
+_LINKS: dict[int, _Links] = {}
+
+
+def _links(catalog: Catalog) -> _Links:
+    found = _LINKS.get(id(catalog))
+    if found is not None:
+        return found
+    services = catalog.services
+    local = {
+        sid: [d.name for d in s.depends_on if services[d.name].runtime is not Runtime.DDEV]
+        for sid, s in services.items()
+    }
+    dependants: dict[str, set[str]] = {}
+    for sid, other in services.items():
+        if other.runtime is not Runtime.DDEV:
+            for d in other.depends_on:
+                dependants.setdefault(d.name, set()).add(sid)
+    links = _Links(local, {name: sorted(ids) for name, ids in dependants.items()})
+    _LINKS[id(catalog)] = links
+    # The catalog is immutable; when it goes, so does its entry (before its id can be reused).
+    weakref.finalize(catalog, _LINKS.pop, id(catalog), None)
+    return links
 
 
 def _dependency(service: Service, local: list[str]) -> Answers:
