@@ -168,6 +168,14 @@ def _hidden_job(image: str) -> list[str]:
         '        /tmp/fleetform/bin/pip install --quiet "$FLEETFORM_REQUIREMENT"',
         '        export PATH="/tmp/fleetform/bin:$PATH"',
         "      fi",
+        # One absolute workspace for every command, whatever folder each works from; the
+        # artifacts and caches name it relative to the job's folder, as GitLab requires.
+        "    - |",
+        "      case $FLEETFORM_WORKSPACE in",
+        "        /*) ;;",
+        '        *) FLEETFORM_WORKSPACE="$PWD/$FLEETFORM_WORKSPACE" ;;',
+        "      esac",
+        "      export FLEETFORM_WORKSPACE",
         "    - 'fleetform --version'",
         "",
     ]

@@ -185,13 +185,14 @@ def test_hostile_values_stay_data_in_yaml_gitlab_and_shell(tmp_path: Path) -> No
         "CAMPAIGN": "c1",
         "CI_NODE_INDEX": "2",
         "CI_NODE_TOTAL": "3",
+        "FLEETFORM_WORKSPACE": "/builds/p/.fleetform-workspace",  # as before_script makes it
     }
     script = ci["campaign"]["script"][-1]
     done = subprocess.run(
         ["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.splitlines() == [
-        *("campaign", "run", "c1", "-c", odd, "-w", ".fleetform-workspace"),
+        *("campaign", "run", "c1", "-c", odd, "-w", "/builds/p/.fleetform-workspace"),
         *("--shard", "2/3", "--push"),
     ]
     assert not (tmp_path / "pwned").exists()
