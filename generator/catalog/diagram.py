@@ -1,4 +1,5 @@
-"""The dependency graph as a picture: Mermaid (for Markdown) or Graphviz DOT.
+"""The dependency graph as a picture: Mermaid (for Markdown) or Graphviz DOT; or as JSON
+for programs (`schemas/graph.schema.json`).
 
 Clusters are subgraphs (core, services, models), each node reads `id :port` (extra ports
 too), an edge runs from a dependant to its dependency. Image services are filled, DDEV
@@ -8,12 +9,14 @@ sorted, so the same catalog always gives the same text.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 
-from generator.catalog.model import Catalog, Cluster, Runtime, Service
+from generator.catalog.model import Catalog, Cluster, Dependency, Runtime, Service
 from generator.errors import UsageError
+from generator.problems import Location
 
-FORMATS = ("mermaid", "dot")
+FORMATS = ("mermaid", "dot", "json")
 
 _MERMAID_CLASSES = {
     Runtime.IMAGE: ("image", "fill:#e8f0fe,stroke:#4a6fa5"),
@@ -27,7 +30,11 @@ _DOT_STYLES = {
 
 def render_graph(catalog: Catalog, output_format: str) -> str:
     """The catalog's dependency graph in `output_format` (one of FORMATS)."""
-    renderers: dict[str, Callable[[Catalog], str]] = {"mermaid": mermaid, "dot": dot}
+    renderers: dict[str, Callable[[Catalog], str]] = {
+        "mermaid": mermaid,
+        "dot": dot,
+        "json": graph_json,
+    }
     renderer = renderers.get(output_format)
     if renderer is None:
         raise UsageError(
@@ -91,6 +98,63 @@ def dot(catalog: Catalog) -> str:
         lines.append(f"  {_dot_string(dependant)} -> {_dot_string(dependency)}{style};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def graph_json(catalog: Catalog) -> str:
+    """The graph as data: clusters, nodes with their ports and place in the catalog, edges
+    from dependant to dependency (`ddev`: compose does not start the dependency). Sorted
+    like the pictures; an unknown line or column is null, never 0."""
+    payload = {
+        "catalog": str(catalog.path),
+        "name": catalog.name,
+        "clusters": [
+            {"name": cluster.value, "services": [s.id for s in services]}
+            for cluster, services in _clusters(catalog)
+        ],
+        "nodes": [
+            {
+                "id": s.id,
+                "group": s.group,
+                "cluster": cluster.value,
+                "runtime": s.runtime.value,
+                "generated": s.runtime.generated,
+                "repo": s.repo if s.runtime.generated else None,
+                "ports": [
+                    {"name": p.name, "port": p.port, "protocol": p.protocol} for p in s.ports
+                ],
+                "location": _position(s.location),
+            }
+            for cluster, services in _clusters(catalog)
+            for s in services
+        ],
+        "edges": [
+            {
+                "from": s.id,
+                "to": d.name,
+                "ddev": catalog.services[d.name].runtime is Runtime.DDEV,
+                "location": _position(d.location),
+            }
+            for s in sorted(catalog.services.values(), key=lambda s: s.id)
+            for d in _dependencies(s)
+        ],
+    }
+    return json.dumps(payload, indent=2) + "\n"
+
+
+def _dependencies(service: Service) -> list[Dependency]:
+    """Each dependency once (its first mention), by name."""
+    first: dict[str, Dependency] = {}
+    for dependency in service.depends_on:
+        first.setdefault(dependency.name, dependency)
+    return [first[name] for name in sorted(first)]
+
+
+def _position(where: Location) -> dict[str, object]:
+    return {
+        "path": where.path,
+        "line": where.line or None,
+        "col": (where.col or None) if where.line else None,
+    }
 
 
 def _clusters(catalog: Catalog) -> Iterator[tuple[Cluster, list[Service]]]:

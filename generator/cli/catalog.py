@@ -107,13 +107,16 @@ def answers_command(service: str, catalog_path: Path | None) -> None:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(["mermaid", "dot"]),
+    type=click.Choice(["mermaid", "dot", "json"]),
     default="mermaid",
     show_default=True,
-    help="Mermaid (for Markdown) or Graphviz DOT.",
+    help="Mermaid (for Markdown), Graphviz DOT, or JSON (schemas/graph.schema.json).",
 )
 def graph_command(catalog_path: Path | None, output_format: str) -> None:
-    """Print the dependency graph: clusters as subgraphs, dependant -> dependency."""
+    """Print the dependency graph: clusters as subgraphs, dependant -> dependency.
+
+    JSON gives the same graph as data: clusters, nodes (ports, place in the catalog), edges.
+    """
     from generator.catalog.diagram import render_graph
 
     opened = open_catalog(catalog_path or default_catalog())

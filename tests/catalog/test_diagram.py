@@ -1,18 +1,23 @@
-"""`fleetform graph`: the dependency graph in Mermaid and DOT, exactly, and well formed."""
+"""`fleetform graph`: the dependency graph in Mermaid and DOT, exactly, and well formed; and
+as JSON, in the shape schemas/graph.schema.json pins."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import Result
 
-from generator.catalog.diagram import _dot_string, dot, mermaid, render_graph
+from generator.catalog.diagram import _dot_string, dot, graph_json, mermaid, render_graph
 from generator.catalog.model import Catalog
 from generator.catalog.validation import open_catalog
 from generator.errors import UsageError
+from generator.problems import Location
 from tests.helpers import BUNDLED_CATALOG, EXAMPLES, ROOT
 
 # Every kind of node: an image and a DDEV service in core, a node service with an extra tcp
@@ -230,6 +235,70 @@ def test_output_does_not_depend_on_catalog_order(
 def test_unknown_format_is_a_usage_error(demo: Catalog) -> None:
     with pytest.raises(UsageError, match="unknown graph format 'svg'; choose one of mermaid, dot"):
         render_graph(demo, "svg")
+
+
+# ------------------------------------------------------------------ JSON
+
+GRAPH_SCHEMA = json.loads((ROOT / "schemas" / "graph.schema.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("path", [BUNDLED_CATALOG, *EXAMPLES], ids=lambda p: p.stem)
+def test_json_follows_its_schema_and_holds_the_catalogs_graph(path: Path) -> None:
+    catalog = open_catalog(path).catalog
+    data = json.loads(graph_json(catalog))
+    jsonschema.validate(data, GRAPH_SCHEMA)
+    assert [n["id"] for n in data["nodes"]] == [i for c in data["clusters"] for i in c["services"]]
+    assert {n["id"] for n in data["nodes"]} == set(catalog.services)
+    expected = {(s.id, d.name) for s in catalog.services.values() for d in s.depends_on}
+    assert [(e["from"], e["to"]) for e in data["edges"]] == sorted(expected)
+    for node in data["nodes"]:
+        service = catalog.services[node["id"]]
+        assert [p["port"] for p in node["ports"]] == [p.port for p in service.ports]
+        assert node["location"]["line"] == service.location.line >= 1
+
+
+def test_json_of_the_demo_names_each_place_in_the_catalog(
+    demo: Catalog, run: Callable[..., Result]
+) -> None:
+    printed = run("graph", "-c", demo.path, "--format", "json")
+    assert printed.exit_code == 0, printed.output
+    data = json.loads(printed.stdout)
+    assert data["clusters"] == [
+        {"name": "core", "services": ["cms", "db"]},
+        {"name": "services", "services": ["api", "worker"]},
+        {"name": "models", "services": ["llm"]},
+    ]
+    api = next(n for n in data["nodes"] if n["id"] == "api")
+    assert api["ports"] == [
+        {"name": "http", "port": 3000, "protocol": "tcp"},
+        {"name": "metrics", "port": 3090, "protocol": "tcp"},
+        {"name": "syslog", "port": 3091, "protocol": "udp"},
+    ]
+    cms = next(n for n in data["nodes"] if n["id"] == "cms")
+    assert (cms["generated"], cms["repo"], api["repo"]) == (False, None, "api")
+    lines = CATALOG.splitlines()
+    depends = lines.index("    depends_on: [db, cms]") + 1
+    to_cms = next(e for e in data["edges"] if (e["from"], e["to"]) == ("api", "cms"))
+    assert to_cms == {
+        "from": "api",
+        "to": "cms",
+        "ddev": True,  # compose does not start it: dashed in the pictures
+        "location": {
+            "path": str(demo.path),
+            "line": depends,
+            "col": lines[depends - 1].index("cms") + 1,
+        },
+    }
+    assert api["location"] == {"path": str(demo.path), "line": lines.index("  api:") + 1, "col": 3}
+
+
+def test_json_gives_null_for_an_unknown_position(demo: Catalog) -> None:
+    nowhere = dataclasses.replace(demo.services["db"], location=Location(str(demo.path)))
+    catalog = dataclasses.replace(demo, services={**demo.services, "db": nowhere})
+    data = json.loads(graph_json(catalog))
+    jsonschema.validate(data, GRAPH_SCHEMA)
+    db = next(n for n in data["nodes"] if n["id"] == "db")
+    assert db["location"] == {"path": str(demo.path), "line": None, "col": None}
 
 
 # ------------------------------------------------------------------ the command and the README

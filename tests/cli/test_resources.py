@@ -36,5 +36,6 @@ def test_bundled_paths_name_what_they_say() -> None:
     assert sorted(p.name for p in resources.SCHEMA_DIR.glob("*.json")) == [
         "catalog.schema.json",
         "fleet-result.schema.json",
+        "graph.schema.json",
         "service.schema.json",
     ]
