@@ -50,9 +50,11 @@ test-fast: $(VENV)/.test-deps test-deps
 test-faults: $(VENV)/.test-deps test-deps
 	FLEETFORM_FAULTS=all $(BIN)/pytest -q tests/fleet/test_faults.py
 
+# benchmarks/campaign.py: FLEETFORM_BENCH_N=200 make bench for a quicker campaign figure.
 bench: $(VENV)/.test-deps
 	$(BIN)/python benchmarks/catalog.py
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/campaign.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache
