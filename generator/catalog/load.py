@@ -18,6 +18,7 @@ from generator.catalog.model import (
     Catalog,
     Cluster,
     Dependency,
+    Environment,
     Group,
     Health,
     HealthClass,
@@ -113,14 +114,19 @@ class _Builder:
             services = {}
         defaults = data.get("defaults", {})
         template = {} if self.refused("template") else data.get("template", {})
+        environments = self.environments()
         return Catalog(
             path=self.document.path,
             name=name,
             description="" if self.refused("description") else data.get("description", ""),
             template=TemplateSetting(src=template.get("src"), ref=template.get("ref")),
             groups={gid: self.group(gid, g) for gid, g in groups.items()},
-            services={sid: self.service(sid, s, defaults, name) for sid, s in services.items()},
+            services={
+                sid: self.service(sid, s, defaults, name, tuple(environments))
+                for sid, s in services.items()
+            },
             profiles={pid: self.profile(pid, p) for pid, p in profiles.items()},
+            environments=environments,
             omitted_groups=omitted_groups,
             omitted_services=omitted_services,
             omitted_profiles=omitted_profiles,
@@ -140,8 +146,31 @@ class _Builder:
     def refs(self, *path: Any, items: list[str]) -> tuple[Dependency, ...]:
         return tuple(Dependency(name, self.at(*path, i)) for i, name in enumerate(items))
 
+    def environments(self) -> dict[str, Environment]:
+        """The catalog's environments; without the section (or with a refused one), the
+        built-in three, so services keep the environments they would have anyway."""
+        raw = self.document.data.get("environments")
+        if not isinstance(raw, dict) or self.refused("environments"):
+            nowhere = self.at(key=True)
+            return {n: Environment(n, None, None, None, nowhere) for n in DEFAULT_ENVIRONMENTS}
+        return {
+            str(name): Environment(
+                name=str(name),
+                like=(settings or {}).get("like"),
+                deploy=(settings or {}).get("deploy"),
+                network_policy=(settings or {}).get("network_policy"),
+                location=self.at("environments", name, key=True),
+            )
+            for name, settings in raw.items()
+        }
+
     def service(
-        self, sid: str, raw: dict[str, Any], defaults: dict[str, Any], platform: str
+        self,
+        sid: str,
+        raw: dict[str, Any],
+        defaults: dict[str, Any],
+        platform: str,
+        environments: tuple[str, ...],
     ) -> Service:
         merged = {**defaults, **raw}
         runtime = Runtime(raw["runtime"])
@@ -190,7 +219,8 @@ class _Builder:
             ),
             owner=merged.get("owner", DEFAULT_OWNER),
             registry=merged.get("registry", f"registry.example.com/{platform}"),
-            environments=tuple(merged.get("environments", DEFAULT_ENVIRONMENTS)),
+            environments=tuple(merged.get("environments", environments)),
+            base_image=raw.get("base_image", defaults.get("base_images", {}).get(runtime.value)),
             repo=repo,
             description=raw.get("description", ""),
             location=self.at(*base, key=True),

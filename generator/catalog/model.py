@@ -104,6 +104,23 @@ class Autoscaling:
 
 
 @dataclass(frozen=True)
+class Environment:
+    """One deployment environment of the catalog, with the settings it gives (None: not
+    given; the template's defaults for its `like` apply: `template/includes/environments.jinja`)."""
+
+    name: str
+    like: str | None
+    deploy: str | None
+    network_policy: bool | None
+    location: Location
+
+    def settings(self) -> dict[str, str | bool]:
+        """The settings the catalog gives, as the template's `environment_settings` entry."""
+        given = {"like": self.like, "deploy": self.deploy, "network_policy": self.network_policy}
+        return {key: value for key, value in given.items() if value is not None}
+
+
+@dataclass(frozen=True)
 class Dependency:
     name: str
     location: Location
@@ -141,6 +158,7 @@ class Service:
     owner: str
     registry: str
     environments: tuple[str, ...]
+    base_image: str | None
     repo: str
     description: str
     location: Location
@@ -207,6 +225,8 @@ class Catalog:
     groups: dict[str, Group]
     services: dict[str, Service]
     profiles: dict[str, Profile]
+    # The platform's environments in deploy order (default: local, staging, production).
+    environments: dict[str, Environment] = field(default_factory=dict)
     omitted_groups: Omitted = Omitted()
     omitted_services: Omitted = Omitted()
     omitted_profiles: Omitted = Omitted()

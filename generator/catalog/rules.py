@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from generator.catalog.environments import environment_problems
 from generator.catalog.globs import owned_problems
 from generator.catalog.graph import find_cycles
 from generator.catalog.model import Catalog, Runtime, Service
@@ -25,6 +26,7 @@ def semantic_problems(catalog: Catalog) -> list[Problem]:
         *_runtime_rules(catalog),
         *_repositories(catalog),
         *remote_problems(catalog),
+        *environment_problems(catalog),
         *_dependency_cycles(catalog),
         *_profile_cycles(catalog),
     ]
@@ -104,6 +106,12 @@ def _runtime_rule(service: Service) -> Iterator[Problem]:
             service.where("command"),
             f"service {sid!r}: 'command' is only for image services; a"
             f" {service.runtime.value} service's command is in its Dockerfile",
+        )
+    if service.base_image and not service.runtime.generated and "base_image" in service.fields:
+        yield Problem(
+            service.where("base_image"),
+            f"service {sid!r}: 'base_image' is only for node, python and model services;"
+            f" {service.runtime.value} services are not built by fleetform",
         )
     yield from _port_names(service)
     scaling = service.autoscaling

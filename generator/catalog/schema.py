@@ -235,6 +235,10 @@ def _name_message(where: str, error: ValidationError) -> str:
     if not isinstance(name, str):
         return f"{where}: key {show(name)} is not a name; quote it if it is one ('{name}')"
     found = forbidden_character(name)
+    # Names with a rule of their own (environments) say it; the rest are ids (DNS-1123).
+    rule = error.schema.get("patternErrorMessage") if isinstance(error.schema, dict) else None
+    if isinstance(rule, str) and not rule.startswith("a DNS-1123 label"):
+        return f"{where}: {_shown(name)} is not {rule}" + (f": it holds {found}" if found else "")
     if found:
         return f"{where}: {_shown(name)} is not a DNS-1123 label: it holds {found}"
     if len(name) > 63:

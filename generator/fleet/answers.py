@@ -34,6 +34,8 @@ _ANSWER_SOURCES = {
     "volume": "volume",
     "env": "env",
     "autoscaling": "autoscaling",
+    "environments": "environments",
+    "base_image": "base_image",
 }
 
 
@@ -117,6 +119,15 @@ def _answers(catalog: Catalog, service: Service) -> Answers:
             "memory": service.autoscaling.memory,
         },
         "environments": list(service.environments),
+        # Only what the catalog gives: the template holds the defaults of each `like`. Empty,
+        # the question is skipped and not recorded (copier.yml).
+        "environment_settings": {
+            name: catalog.environments[name].settings()
+            for name in service.environments
+            if name in catalog.environments and catalog.environments[name].settings()
+        },
+        # Empty: the template's pin for the runtime, so a template release can move it.
+        "base_image": service.base_image or "",
     }
 
 

