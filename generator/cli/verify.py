@@ -14,10 +14,10 @@ from generator.cli.options import (
     exit_for,
     format_option,
     out_option,
+    quiet_option,
     report_problems,
     workspace_option,
 )
-from generator.problems import Problem
 
 
 @cli.command("verify")
@@ -44,6 +44,7 @@ from generator.problems import Problem
     show_default=True,
     help="--live: seconds per service for docker-compose up and its container to be healthy.",
 )
+@quiet_option
 @click.pass_context
 def verify_command(
     ctx: click.Context,
@@ -54,6 +55,7 @@ def verify_command(
     workspace: Path | None,
     out: Path | None,
     wait_timeout: float,
+    quiet: bool,
 ) -> None:
     """Run each format's own validator on rendered trees (Helm, Kubernetes schemas,
     Compose, hadolint, shellcheck, the GitLab CI schema).
@@ -69,16 +71,18 @@ def verify_command(
         return
     if catalog_path or workspace or out:
         raise click.UsageError("-c, -w and -o go with --live")
-    from generator.verify import verify_tree  # the validators are heavy to import
+    from generator.fleet.report import ProgressLine
+    from generator.verify import verify_trees  # the validators are heavy to import
 
     ctx.meta["format"] = output_format
-    problems: list[Problem] = []
-    checked = 0
-    for path in paths:
-        result = verify_tree(path)
-        problems.extend(result.problems)
-        checked += len(result.checked)
-    report_problems(ctx, problems, f"verify ({checked} checks)", output_format)
+    # A line per tree on stderr as it finishes (a live counter on a terminal): stdout keeps
+    # exactly the problems, or the JSON.
+    progress = ProgressLine(total=len(paths), quiet=quiet or len(paths) < 2)
+    try:
+        result = verify_trees(paths, progress=progress.step)
+    finally:
+        progress.close()
+    report_problems(ctx, result.problems, f"verify ({len(result.checked)} checks)", output_format)
 
 
 def _verify_live(

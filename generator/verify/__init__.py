@@ -21,6 +21,7 @@ errors) and its info notes ("icon is recommended") are dropped.
 | module | what it owns |
 | --- | --- |
 | `tree` | `verify_tree`: which validator each file of a tree gets |
+| `trees` | `verify_trees`: many trees in turn, each reported as it finishes |
 | `targets` | which files of a tree each validator takes |
 | `tools` | finding and running the validators, and reading what they print |
 | `dockerfile` | hadolint |
@@ -42,6 +43,7 @@ from generator.verify.pod_security import Locator, pod_security_problems
 from generator.verify.positions import JsonPath
 from generator.verify.result import Checked, VerifyResult
 from generator.verify.tree import verify_tree
+from generator.verify.trees import TreesVerified, TreeVerified, verify_trees
 from generator.verify.values import merge_values
 
 __all__ = [
@@ -49,8 +51,11 @@ __all__ = [
     "Checked",
     "JsonPath",
     "Locator",
+    "TreeVerified",
+    "TreesVerified",
     "VerifyResult",
     "merge_values",
     "pod_security_problems",
     "verify_tree",
+    "verify_trees",
 ]
