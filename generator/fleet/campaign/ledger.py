@@ -169,7 +169,7 @@ def _ledger(path: Path, data: object, campaign: str) -> Ledger:
     if not isinstance(data, dict) or data.get("fleetform_ledger") != FORMAT:
         raise bad("fleetform_ledger", f"not a fleetform ledger of format {FORMAT}")
     if data.get("campaign") != campaign:
-        raise bad("campaign", f"is {data.get('campaign')!r}, not the campaign {campaign!r}")
+        raise bad("campaign", f"is {_short(data.get('campaign'))}, not the campaign {campaign!r}")
     shard = data.get("shard")
     if shard is not None and not (isinstance(shard, str) and re.match(r"^\d+/\d+$", shard)):
         raise bad("shard", "is not I/N")
@@ -178,9 +178,9 @@ def _ledger(path: Path, data: object, campaign: str) -> Ledger:
         raise bad("repositories", "is not a mapping")
     entries = {}
     for service, item in repositories.items():
-        where = f"repositories.{str(service)[:80]}"
         if not isinstance(service, str) or not _SERVICE.match(service):
-            raise bad(where, "is not a service id")
+            raise bad(f"repositories[{_short(service)}]", "is not a service id")
+        where = f"repositories.{service}"
         entries[service] = _entry(service, item, lambda why, w=where: bad(w, why))
     return Ledger(campaign, shard, entries)
 
@@ -197,9 +197,11 @@ def _entry(service: str, item: object, bad: Any) -> Entry:
             raise bad(f"{name} is not a string of fleetform's")
     problem = name_problem(text["repository"])
     if problem:
-        raise bad(f"repository {text['repository'][:80]!r} {problem}")
+        raise bad(f"repository {_short(text['repository'])} {problem}")
     if text["state"] not in {s.value for s in State}:
-        raise bad(f"state {text['state'][:40]!r} is not one of {', '.join(s.value for s in State)}")
+        raise bad(
+            f"state {_short(text['state'])} is not one of {', '.join(s.value for s in State)}"
+        )
     if text["commit"] and not _SHA.match(text["commit"]):
         raise bad("commit is not a commit id")
     if text["updated"] and not _TIME.match(text["updated"]):
@@ -236,3 +238,9 @@ def _key(value: object, bad: Any) -> Key | None:
     ):
         raise bad("key is not {base, template, answers, fleetform}")
     return Key(**{n: value[n] for n in names})
+
+
+def _short(value: object) -> str:
+    """A value from a hostile file, shown on one line and never long."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -142,10 +142,10 @@ def run_campaign(
     workspace = Workspace.open(options.root)
     with workspace.temporary_files() as scratch_root:
         path.parent.mkdir(parents=True, exist_ok=True)
-        what = f"campaign {options.name}" + (f" shard {options.shard}" if options.shard else "")
+        shard = None if options.shard is None else f"{options.shard[0]}/{options.shard[1]}"
+        what = f"campaign {options.name}" + (f" shard {shard}" if shard else "")
         with hold(path.with_suffix(".lock"), what=what, wait=0):
             ledger = read_ledger(path, options.name, missing_ok=True)
-            shard = None if options.shard is None else f"{options.shard[0]}/{options.shard[1]}"
             ledger = replace(ledger, shard=shard)
             jobs = [
                 _Job(
