@@ -146,7 +146,6 @@ def _hidden_job(image: str) -> list[str]:
     return [
         ".fleetform:",
         f"  image: {_q(image)}",
-        "  interruptible: true",
         "  before_script:",
         "    - |",
         "      # git@HOST:, ssh://git@HOST/ and https://HOST/ are read (and pushed) with a token.",
@@ -182,7 +181,9 @@ def _hidden_job(image: str) -> list[str]:
 
 
 def _check_jobs() -> list[str]:
+    # A newer commit cancels these (they only look); never a campaign's jobs.
     checks = [
+        "  interruptible: true",
         "  rules:",
         f"    - if: {_sq(_MERGE_REQUEST_RULE)}",
         f"    - if: {_sq(_DEFAULT_BRANCH_PUSH_RULE)}",
@@ -203,6 +204,7 @@ def _check_jobs() -> list[str]:
         "dry-run:",
         "  extends: .fleetform",
         "  stage: check",
+        "  interruptible: true",
         "  rules:",
         f"    - if: {_sq(_MERGE_REQUEST_RULE)}",
         *_workspace_cache("fleetform-dry-run"),
@@ -242,9 +244,6 @@ def _campaign_jobs(shards: int) -> list[str]:
         "campaign:",
         "  extends: .fleetform",
         "  stage: campaign",
-        # A push half-way is safe to cancel (a rerun finishes it), but a cancel on every new
-        # commit of the default branch would never let a long campaign end.
-        "  interruptible: false",
         *campaign,
         "  needs: [plan]",
         *([f"  parallel: {shards:d}"] if shards > 1 else []),

@@ -339,3 +339,40 @@ def test_an_empty_requirement_uses_the_fleetform_the_image_has(tmp_path: Path) -
         'fleetform campaign status "$CAMPAIGN" -w "$FLEETFORM_WORKSPACE" --format markdown'
         " > campaign-report.md || status=$?"
     )
+
+
+def test_jobs_give_git_the_token_in_their_environment_only(tmp_path: Path) -> None:
+    """The before_script's URL rewriting, run by bash as a job would: git reads the three
+    rewrites (after any GIT_CONFIG_* the runner set), and no configuration file is written."""
+    repo = tmp_path / "fleet-catalog"
+    pinned_small(repo)
+    assert write_ci(repo).exit_code == OK
+    setup = jobs((repo / ".gitlab-ci.yml").read_text("utf-8"))[".fleetform"]["before_script"][0]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "CI_SERVER_HOST": "gitlab.example.com",
+        "FLEETFORM_PUSH_TOKEN": "glpat-secret",
+        "GIT_CONFIG_COUNT": "1",  # the runner's own entry stays
+        "GIT_CONFIG_KEY_0": "core.autocrlf",
+        "GIT_CONFIG_VALUE_0": "input",
+    }
+    shown = subprocess.run(
+        ["bash", "-c", f"{setup}\ngit config --list --show-scope"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    shown = [line.removeprefix("command\t") for line in shown if line.startswith("command\t")]
+    base = "url.https://fleetform:glpat-secret@gitlab.example.com/.insteadof"
+    assert shown == [
+        "core.autocrlf=input",
+        f"{base}=git@gitlab.example.com:",
+        f"{base}=ssh://git@gitlab.example.com/",
+        f"{base}=https://gitlab.example.com/",
+    ]
+    assert list(home.iterdir()) == []
