@@ -12,6 +12,7 @@ import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,7 +43,7 @@ CASES = {
 KEY = Key("a" * 40, "b" * 40, "c" * 64, "0.1.0")
 
 
-def entry(service: str, state: State, updated: str, **fields: object) -> Entry:
+def entry(service: str, state: State, updated: str, **fields: Any) -> Entry:
     made = Entry(service, service, state, key=KEY, updated=updated)
     return replace(made, **fields)
 
