@@ -54,9 +54,9 @@ def ci_command(
     output: Path | None,
     force: bool,
 ) -> None:
-    """Write the catalog repository's .gitlab-ci.yml: checks and a dry run on merge requests;
-    campaigns (a CAMPAIGN variable on a schedule or a manual pipeline) as a plan job, SHARDS
-    campaign jobs pushing merge requests, and a report of their merged ledgers."""
+    """Print (or write, -o) the catalog repository's .gitlab-ci.yml: checks and a dry run on
+    merge requests; campaigns (a CAMPAIGN variable on a schedule or a manual pipeline) as a
+    plan job, SHARDS campaign jobs pushing merge requests, and a report of their ledgers."""
     from generator.fleet.pipeline_file import Outcome, write_pipeline
 
     catalog = open_catalog(catalog_path or Path("catalog.yaml")).catalog
