@@ -8,7 +8,7 @@
 | `text` | what catalog text may hold: the free-text rule (shared with the answers), repo paths |
 | `globs` | `owned_files` globs: their dialect, their problems, the matcher they make |
 | `rules` | semantic checks of the model: references, cycles, repositories, runtimes |
-| `remotes` | where each repository lives: remote URL patterns, branch names (git's rules in Python) |
+| `remotes` | where each repository lives: remote URL patterns and branch names, checked |
 | `environments` | semantic checks of the catalog's environments and the ones services name |
 | `ports` | the port registry: ranges, conflicts, allocation, the PORT_ALLOCATION table |
 | `compose_ports` | what a compose file publishes, read as Compose reads it |

@@ -6,6 +6,7 @@
 | `options` | options and the problem report shared by the command families |
 | `catalog` | validate, ports check/allocate/table, answers, graph |
 | `fleet` | generate, new, update, drift |
+| `clone` | clone: the workspace's repositories from their remotes |
 | `stack` | orchestrate, up, down, status |
 | `verify` | verify, verify --live |
 | `ci` | ci: the catalog repository's .gitlab-ci.yml |
@@ -18,7 +19,7 @@ other than from that result (`ExitCode`).
 from __future__ import annotations
 
 # Importing the command modules registers their commands on the group.
-from generator.cli import campaign, catalog, ci, fleet, stack, verify  # noqa: F401
+from generator.cli import campaign, catalog, ci, clone, fleet, stack, verify  # noqa: F401
 from generator.cli.group import cli
 
 __all__ = ["cli", "main"]

@@ -18,6 +18,7 @@
 | `new` | add a service to the catalog, then render it |
 | `update` | `copier update` across the workspace, clean trees only, never committing |
 | `drift` | which repositories differ from what their recorded version renders |
+| `clone` | the repositories from their remotes: cloned, or fetched (work trees untouched) |
 | `ports_snapshot` | `infrastructure/fleet-ports.json`: the fleet's ports, in every repository |
 | `orphans` | repositories fleetform generated for services no longer in the catalog |
 | `report` | the text of the fleet commands: progress line and closing tables |

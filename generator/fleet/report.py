@@ -1,4 +1,5 @@
-"""Reports of fleet runs: the progress line and the closing tables of generate, update, drift."""
+"""Reports of fleet runs: the progress line and the closing tables of generate, update, drift,
+clone."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol, TextIO
 
+from generator.fleet.clone import CloneOutcome, CloneReport
 from generator.fleet.drift import DriftOutcome, DriftReport, DriftResult
 from generator.fleet.generate import GenerateReport, Outcome, ServiceResult
 from generator.fleet.update import UpdateOutcome, UpdateReport
@@ -207,6 +209,21 @@ def drift_summary(report: DriftReport) -> str:
     return diffs + "\n".join([*lines, *orphan_lines(report.orphans), closing, *stopped]) + "\n"
 
 
+def clone_summary(report: CloneReport) -> str:
+    """The table of clone: service, result, the remote default branch's commit; then why."""
+    rows = [("SERVICE", "RESULT", "COMMIT", "REMOTE")]
+    for r in report.results:
+        rows.append((r.service, r.outcome.value, (r.commit or "-")[:12], r.remote or "-"))
+    lines = table(rows)
+    lines += [f"{r.service}: {r.reason}" for r in report.results if r.reason]
+    closing = count_line(r.outcome.value for r in report.results)
+    if report.results and report.interrupted is None and report.ok:
+        fetched = any(r.outcome is CloneOutcome.FETCHED for r in report.results)
+        closing += " (work trees untouched: fetched into origin/*)" if fetched else ""
+    stopped = interrupted_lines(report.interrupted, len(report.results), report.not_started)
+    return "\n".join([*lines, closing, *stopped]) + "\n"
+
+
 def _version_cell(result: DriftResult) -> str:
     version = result.version
     if version is None:
@@ -290,6 +307,14 @@ def drift_json(report: DriftReport) -> str:
     return _run_json("drift", report, repositories)
 
 
+def clone_json(report: CloneReport) -> str:
+    repositories = []
+    for r in report.results:
+        entry = _repository(r.service, r.repo, r.outcome.value, None, {}, [r.reason])
+        repositories.append({**entry, "remote": r.remote, "commit": r.commit})
+    return _run_json("clone", report, repositories)
+
+
 def _repository(
     service: str,
     repo: Path,
@@ -314,7 +339,7 @@ def _files(changes: object, states: Sequence[str]) -> dict[str, list[str]]:
 
 def _run_json(
     command: str,
-    report: GenerateReport | UpdateReport | DriftReport,
+    report: GenerateReport | UpdateReport | DriftReport | CloneReport,
     repositories: list[dict[str, object]],
     *,
     warnings: Sequence[str] = (),
