@@ -323,3 +323,31 @@ def test_a_campaign_name_that_cannot_name_a_branch_is_refused(fleet: Fleet, name
     assert result.exit_code == 2
     assert result.stderr.startswith(f"fleetform: error: campaign name {name!r}")
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_what_the_workspace_repository_configures_takes_no_part(fleet: Fleet) -> None:
+    """Its config redirects the remote (insteadOf, pushurl), names an fsmonitor command and
+    has hooks: the push still goes to the catalog's remote, nothing it names runs."""
+    repo = fleet.workspace / ALPHA
+    config = repo / ".git" / "config"
+    saved = config.read_bytes()
+    evil = fleet.base / "evil.git"
+    git(fleet.base, "init", "-q", "--bare", str(evil))
+    marker = fleet.base / "PWNED"
+    real = f"file://{fleet.remotes[ALPHA]}"
+    hook = repo / ".git" / "hooks" / "reference-transaction"
+    hook.write_text(f"#!/bin/sh\ntouch {marker}\n", "utf-8")
+    hook.chmod(0o755)
+    git(repo, "config", f"url.file://{evil}.insteadOf", real)
+    git(repo, "config", "remote.origin.pushurl", f"file://{evil}")
+    git(repo, "config", "core.fsmonitor", f"touch {marker}; false")
+    try:
+        result = campaign(fleet, "attack", "--push", ALPHA)
+    finally:
+        config.write_bytes(saved)
+        hook.unlink()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    pushed = remote_branch(fleet, ALPHA, "fleetform/attack")
+    assert pushed and pushes(fleet.remotes[ALPHA])[-1].updates[0].new == pushed
+    assert git(evil, "for-each-ref") == "" and not marker.exists()
+    assert git(repo, "rev-parse", "fleetform/attack") == pushed

@@ -359,3 +359,6 @@ def _bring_back(job: _Job, scratch: Path, branch: str, commit: str) -> None:
     )
     if fetched.returncode != 0:
         raise UpdateFailedError(reason=f"git fetch into the workspace repository: {fetched.stderr}")
+    # The repository's own configuration (url.*.insteadOf) could have fetched from elsewhere.
+    if git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip() != commit:
+        raise UpdateFailedError(reason=f"{name} in the workspace repository is not {commit}")
