@@ -15,9 +15,18 @@ from pathlib import Path
 import pytest
 import yaml
 
+from generator.catalog.validation import open_catalog
+from generator.fleet.answers import service_answers
 from generator.verify import verify_tree
-from tests.fleet.test_template import COPIER, deploy_dry_run, manifest, render_case, render_chart
-from tests.helpers import TEMPLATE_TAG, commit_all, init_repo
+from tests.fleet.test_template import (
+    CASES,
+    COPIER,
+    deploy_dry_run,
+    manifest,
+    render_case,
+    render_chart,
+)
+from tests.helpers import ROOT, TEMPLATE_TAG, commit_all, init_repo
 
 pytestmark = pytest.mark.slow
 
@@ -177,3 +186,17 @@ def test_without_a_base_image_the_templates_pin_is_used(
     dockerfile = (out / "infrastructure" / "Dockerfile").read_text()
     assert "FROM python:3.12.9-slim-bookworm AS builder" in dockerfile
     assert yaml.safe_load((out / ".copier-answers.yml").read_text())["base_image"] == ""
+
+
+@pytest.mark.parametrize("case", ["node", "custom-environments"])
+def test_every_answer_fleetform_gives_is_recorded_as_given(
+    case: str, template_repo: Path, tmp_path: Path
+) -> None:
+    """A skipped question is not recorded: fleetform's answers must all be asked (gpu of a
+    node service, empty environment settings), or `update` would never find a repository up
+    to date, its recorded answers always short of the catalog's."""
+    out = render_case(case, template_repo, tmp_path / case)
+    recorded = yaml.safe_load((out / ".copier-answers.yml").read_text())
+    spec = CASES[case]
+    given = service_answers(open_catalog(ROOT / spec["catalog"]).catalog, spec["service"])
+    assert {k: v for k, v in recorded.items() if not k.startswith("_")} == given
