@@ -21,6 +21,7 @@
 | `clone` | the repositories from their remotes: cloned, or fetched (work trees untouched) |
 | `ports_snapshot` | `infrastructure/fleet-ports.json`: the fleet's ports, in every repository |
 | `orphans` | repositories fleetform generated for services no longer in the catalog |
+| `campaign/` | `fleetform campaign`: a branch, a commit and a push per repository, ledgered |
 | `report` | the text of the fleet commands: progress line and closing tables |
 | `pipeline` | the catalog repository's `.gitlab-ci.yml`: checks, dry run, sharded campaigns |
 | `pipeline_file` | writing that file atomically, only over one fleetform wrote (`fleetform ci`) |
