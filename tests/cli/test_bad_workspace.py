@@ -162,6 +162,36 @@ def test_update_below_a_regular_file(catalog: Path, tmp_path: Path) -> None:
     assert snapshot(tmp_path) == before
 
 
+# ------------------------------------------------------------------ clone -w
+
+
+def test_clone_below_a_regular_file(catalog: Path, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file, not a folder\n", encoding="utf-8")
+    before = snapshot(tmp_path)
+    done = run(tmp_path, "clone", "-c", catalog.name, "-w", "notes.txt/ws")
+    assert_one_line(
+        done, "fleetform: error: cannot write notes.txt/ws/", f": {os.strerror(errno.ENOTDIR)}"
+    )
+    assert snapshot(tmp_path) == before
+
+
+def test_clone_into_a_read_only_folder(
+    catalog: Path, tmp_path: Path, read_only: Callable[[Path], str]
+) -> None:
+    reason = read_only(tmp_path / "ro")
+    before = snapshot(tmp_path)
+    done = run(tmp_path, "clone", "-c", catalog.name, "-w", "ro")
+    assert_one_line(done, "fleetform: error: cannot write ro/", f": {reason}")
+    assert snapshot(tmp_path) == before
+
+
+def test_clone_of_an_unknown_service(catalog: Path, tmp_path: Path) -> None:
+    before = snapshot(tmp_path)
+    done = run(tmp_path, "clone", "-c", catalog.name, "-w", "ws", "nosuch")
+    assert_one_line(done, "fleetform: error: unknown service(s): nosuch", "nosuch")
+    assert snapshot(tmp_path) == before  # no workspace made for a run that cannot start
+
+
 # ------------------------------------------------------------------ new: the catalog's folder
 
 NEW = ("new", "extra", "--group", "apps", "--runtime", "node", "--no-render", "-c", "catalog.yaml")
