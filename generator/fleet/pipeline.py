@@ -163,9 +163,11 @@ def _hidden_job(image: str) -> list[str]:
         "      fi",
         "    - |",
         '      if [ -n "$FLEETFORM_REQUIREMENT" ]; then',
-        "        python3 -m venv /tmp/fleetform",
-        '        /tmp/fleetform/bin/pip install --quiet "$FLEETFORM_REQUIREMENT"',
-        '        export PATH="/tmp/fleetform/bin:$PATH"',
+        # A venv of the job's own: shell runners run several jobs on one machine.
+        '        venv="${TMPDIR:-/tmp}/fleetform-${CI_JOB_ID:-job}"',
+        '        python3 -m venv "$venv"',
+        '        "$venv/bin/pip" install --quiet "$FLEETFORM_REQUIREMENT"',
+        '        export PATH="$venv/bin:$PATH"',
         "      fi",
         # One absolute workspace for every command, whatever folder each works from; the
         # artifacts and caches name it relative to the job's folder, as GitLab requires.

@@ -376,3 +376,17 @@ def test_jobs_give_git_the_token_in_their_environment_only(tmp_path: Path) -> No
         f"{base}=https://gitlab.example.com/",
     ]
     assert list(home.iterdir()) == []
+
+
+def test_every_script_line_is_valid_shell(tmp_path: Path) -> None:
+    """bash -n over every job's before_script and script, as the runner joins them."""
+    repo = tmp_path / "fleet-catalog"
+    pinned_small(repo)
+    assert write_ci(repo).exit_code == OK
+    ci = jobs((repo / ".gitlab-ci.yml").read_text("utf-8"))
+    for name, job in ci.items():
+        if not isinstance(job, dict) or not ({"script", "before_script"} & set(job)):
+            continue
+        text = "\n".join([*job.get("before_script", []), *job.get("script", [])])
+        checked = subprocess.run(["bash", "-n", "-c", text], capture_output=True, text=True)
+        assert checked.returncode == 0, (name, checked.stderr)
