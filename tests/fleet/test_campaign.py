@@ -157,7 +157,7 @@ def test_the_pushed_branch_is_one_commit_on_the_default_branch_with_the_update(
     changed = git(remote, "diff", "--name-only", main, commit).splitlines()
     assert {DOCKERFILE, MAKEFILE, ".copier-answers.yml"} <= set(changed)
     message = git(remote, "log", "-1", "--format=%B", commit)
-    assert message.splitlines()[0].startswith(f"fleetform: {TEMPLATE_TAG} -> {V2}")
+    assert message.splitlines()[0] == f"fleetform: {TEMPLATE_TAG} -> {V2}"
     assert f"- {MAKEFILE}" in message and f"{TRAILER}: {CAMPAIGN}" in message
     who = git(remote, "log", "-1", "--format=%an <%ae> %cn <%ce>", commit)
     assert who == f"{AUTHOR[0]} <{AUTHOR[1]}> {AUTHOR[0]} <{AUTHOR[1]}>"
@@ -168,7 +168,7 @@ def test_the_push_carries_gitlabs_merge_request_options_once(fleet: Fleet) -> No
     commit = remote_branch(fleet, ALPHA)
     assert record.accepted and record.updates == (RefUpdate(ZERO, commit, f"refs/heads/{BRANCH}"),)
     title = git(fleet.remotes[ALPHA], "log", "-1", "--format=%s", commit)
-    assert title.startswith(f"fleetform: {TEMPLATE_TAG} -> {V2}")
+    assert title == f"fleetform: {TEMPLATE_TAG} -> {V2}"
     options = list(record.options)
     assert options[:3] == [
         "merge_request.create",
@@ -185,9 +185,7 @@ def test_a_conflict_is_pushed_as_a_draft_with_its_markers_and_label(fleet: Fleet
     remote = fleet.remotes[BRAVO]
     [record] = pushes(remote)
     options = list(record.options)
-    assert record.option("merge_request.title")[0].startswith(
-        f"Draft: fleetform: {TEMPLATE_TAG} -> {V2}"
-    )
+    assert record.option("merge_request.title") == [f"Draft: fleetform: {TEMPLATE_TAG} -> {V2}"]
     assert "merge_request.label=fleetform::conflict" in options
     description = next(o for o in options if o.startswith("merge_request.description="))
     assert f"resolve before merging: {DOCKERFILE}" in description
@@ -272,6 +270,11 @@ def test_without_push_a_commit_is_made_and_limit_stops_a_canary_wave(fleet: Flee
         r["service"]: (r["state"], r["skipped"]) for r in json.loads(rest.stdout)["repositories"]
     }
     assert states == {ALPHA: ("committed", True), BRAVO: ("conflict", False)}
+    # Pushed after the look: the very commit that was looked at.
+    looked_at = git(fleet.workspace / ALPHA, "rev-parse", "fleetform/canary")
+    pushed = campaign(fleet, "canary", "--push", ALPHA)
+    assert pushed.exit_code == 0, pushed.stdout + pushed.stderr
+    assert remote_branch(fleet, ALPHA, "fleetform/canary") == looked_at
 
 
 def test_shards_split_the_fleet_with_no_overlap_and_nothing_left_out(fleet: Fleet) -> None:
