@@ -106,7 +106,7 @@ def hardened_environment(base: Mapping[str, str] | None = None) -> dict[str, str
 
 @functools.lru_cache(maxsize=4096)
 def _overrides(repo: str) -> tuple[tuple[str, str], ...]:
-    entries = _configuration(repo)
+    entries = configuration(repo)
     untrusted = sorted(
         {k for scope, k, _ in entries if scope in _UNTRUSTED_SCOPES and _RUNS_SOMETHING.match(k)}
     )
@@ -119,8 +119,10 @@ def _overrides(repo: str) -> tuple[tuple[str, str], ...]:
     return tuple(result)
 
 
-def _configuration(repo: str) -> list[tuple[str, str, str]]:
-    """(scope, key, value) of every configuration entry git sees in `repo`, in order.
+@functools.lru_cache(maxsize=4096)
+def configuration(repo: str) -> tuple[tuple[str, str, str], ...]:
+    """(scope, key, value) of every configuration entry git sees in `repo`, in order, includes
+    followed; one git process per repository and run (`forget` drops what was read).
 
     Reading configuration runs nothing (the fixed settings keep discovery and fsmonitor out).
     """
@@ -137,9 +139,10 @@ def _configuration(repo: str) -> list[tuple[str, str, str]]:
         key, _, value = entry.partition("\n")
         # git prints section and variable names in lower case, subsections as written.
         entries.append((scope, key, value))
-    return entries
+    return tuple(entries)
 
 
 def forget() -> None:
     """Drop the cached overrides: a repository's configuration may have changed."""
     _overrides.cache_clear()
+    configuration.cache_clear()

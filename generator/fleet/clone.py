@@ -23,6 +23,7 @@ repository at `WORKSPACE/<repo>`.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from generator.catalog.selection import select_services
 from generator.errors import LockedError, UnsafePathError, WriteError
 from generator.fleet.confine import kind, repository_dir
 from generator.fleet.workspace import Workspace
-from generator.git import git
+from generator.git import configuration, forget, git
 from generator.parallel import in_parallel
 
 # Added to the hardened git for clone and fetch: what arrives is checked, nothing recursed,
@@ -48,6 +49,7 @@ _TRANSFER = (
     "-c", "maintenance.auto=false",
 )  # fmt: skip
 TRACKING = "+refs/heads/*:refs/remotes/origin/*"
+_REWRITE = re.compile(r"^url\..*\.(push)?insteadof$")  # as git lists keys: lower case
 
 
 class CloneOutcome(StrEnum):
@@ -115,6 +117,9 @@ def clone(
         service = catalog.services[sid]
         jobs.append(_Job(sid, options.root, service.repo, service.remote, service.default_branch))
     workspace = Workspace.open(options.root)  # one error before any repository is touched
+    # What a repository configures is read once per run, never carried over from an earlier
+    # run in this process (its configuration may have changed since).
+    forget()
     with workspace.temporary_files():
         run = in_parallel(
             clone_one,
@@ -165,7 +170,7 @@ def bring(
     workspace.clear_staging(repo_name)  # a killed run's, after its clone was in place
     if found != "directory":
         return ended(CloneOutcome.REFUSED, f"{repo} is a {found}, not a repository")
-    refusal = _foreign(repo, remote)
+    refusal = origin_problem(repo, remote)
     if refusal:
         return ended(CloneOutcome.REFUSED, refusal)
     fetched = git(
@@ -209,8 +214,9 @@ def _clone(
     return ended(CloneOutcome.CLONED, commit=_tracking(repo, branch))
 
 
-def _foreign(repo: Path, remote: str) -> str:
-    """Why the present `repo` is not the catalog's remote's repository to fetch, or ""."""
+def origin_problem(repo: Path, remote: str) -> str:
+    """Why the present `repo` is not the repository of `remote` to fetch into, or "": not a
+    git repository of its own, another origin, or URL rewrites of its own configuration."""
     dot_git = kind(repo / ".git")
     if dot_git == "missing":
         return f"{repo} is not a git repository (no .git); move it away to clone it"
@@ -220,7 +226,9 @@ def _foreign(repo: Path, remote: str) -> str:
     top = git(repo, "rev-parse", "--path-format=absolute", "--show-toplevel")
     if top.returncode != 0 or Path(top.stdout.strip()) != repo.resolve():
         return f"{repo} is not a git repository of its own"
-    urls = git(repo, "config", "--get-all", "remote.origin.url").stdout.split()
+    # Read once per repository, includes followed (the hardened git reads it anyway).
+    entries = configuration(str(repo))
+    urls = [value for _, key, value in entries if key == "remote.origin.url"]
     if not urls:
         return f"{repo} has no origin remote; the catalog's remote is {remote}"
     if len(urls) > 1 or comparable(urls[0]) != comparable(remote):
@@ -229,14 +237,10 @@ def _foreign(repo: Path, remote: str) -> str:
             " fetched (fix the catalog or the repository's origin)"
         )
     # The operator's own rewrites (system, global) are theirs to keep; the repository's,
-    # included files too, are repository content.
-    listed = git(
-        repo, "config", "--show-scope", "--includes", "--get-regexp", r"^url\..*\.(push)?insteadof$"
-    )
-    for line in listed.stdout.splitlines():
-        scope, _, entry = line.partition("\t")
-        if scope in ("local", "worktree"):
-            return f"{repo}'s git configuration rewrites URLs ({entry.split()[0]}); not fetched"
+    # included files too, are repository content: a fetch would go where they say.
+    for scope, key, _ in entries:
+        if scope in ("local", "worktree") and _REWRITE.match(key):
+            return f"{repo}'s git configuration rewrites URLs ({key}); not fetched"
     return ""
 
 
