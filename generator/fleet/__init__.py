@@ -15,6 +15,7 @@
 | `apply` | a finished change moved into a repository under a journal; interrupted ones finished |
 | `scratch` | the scratch clone Copier updates, and the change it made |
 | `generate` | render every service into its repository, all or nothing per repository |
+| `verified` | `.fleetform/verified.json`: repositories found as fleetform wrote them, by `lstat` |
 | `new` | add a service to the catalog, then render it |
 | `update` | `copier update` across the workspace, clean trees only, never committing |
 | `drift` | which repositories differ from what their recorded version renders |

@@ -47,6 +47,7 @@ from generator.fleet.template import (
     rendered_commit,
     require_writable_template,
 )
+from generator.fleet.verified import Verified, answers_key, record
 from generator.fleet.workspace import Workspace, run_files
 from generator.parallel import in_parallel
 
@@ -124,7 +125,14 @@ def generate(
     commit = rendered_commit(options.template)
     jobs = []
     ports = ports_snapshot(catalog)
+    verified = Verified.load(options.root)
+    key = answers_key(catalog.path, options.template.src, commit) if commit else None
+    early: list[ServiceResult] = []
     for sid in services:
+        vouched = _vouched_for(verified, key, catalog.services[sid].repo, sid, options)
+        if vouched is not None:
+            early.append(vouched)
+            continue
         answers = unvalidated_answers(catalog, sid)
         inputs = (
             inputs_digest(options.template.src, commit, answers, __version__) if commit else None
@@ -140,6 +148,9 @@ def generate(
     else:
         require_writable_template(options.template, dry_run=options.dry_run)
         warnings = ()
+    if progress is not None:
+        for result in early:
+            progress(result)
     with run_files(options.root, dry_run=options.dry_run):
         run = in_parallel(
             generate_one,
@@ -148,8 +159,10 @@ def generate(
             progress,
             lost=lambda job, why: ServiceResult(job.service, job.repo, Outcome.FAILED, reason=why),
         )
+    if not options.dry_run and key is not None:
+        _remember(options.root, key, jobs, run.results)
     return GenerateReport(
-        results=sorted(run.results, key=lambda r: r.service),
+        results=sorted([*early, *run.results], key=lambda r: r.service),
         dry_run=options.dry_run,
         interrupted=run.interrupted,
         not_started=tuple(job.service for job in run.not_started(jobs)),
@@ -178,6 +191,36 @@ def generate_one(job: _Job) -> ServiceResult:
             return _render_and_apply(job, repo, workspace.staging(job.repo_name), workspace, note)
     except (LockedError, UnsafePathError, WriteError) as exc:
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, reason=str(exc))
+
+
+def _vouched_for(
+    verified: Verified, key: str | None, repo_name: str, service: str, options: GenerateOptions
+) -> ServiceResult | None:
+    """Unchanged, decided before its answers are built or any worker starts: the workspace's
+    record (`generator.fleet.verified`) holds its inputs under this run's key and vouches
+    that no file of it changed since it was verified."""
+    inputs = verified.known_inputs(key, service)
+    if inputs is None or Workspace(options.root).journal(repo_name).exists():
+        return None
+    files = verified.unchanged(repo_name, inputs)
+    if files is None:
+        return None
+    changes = FileChanges(unchanged=files)
+    return ServiceResult(service, options.root / repo_name, Outcome.UNCHANGED, changes)
+
+
+def _remember(root: Path, key: str, jobs: Sequence[_Job], results: Sequence[ServiceResult]) -> None:
+    """Record the repositories this run left as fleetform writes them (verified again, by
+    content, before they are recorded) and forget the others."""
+    repos = {job.service: job.repo_name for job in jobs}
+    done = {Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED}
+    record(
+        root,
+        key,
+        {job.service: job.inputs for job in jobs if job.inputs is not None},
+        [repos[r.service] for r in results if r.outcome in done],
+        dropped=[repos[r.service] for r in results if r.outcome not in done],
+    )
 
 
 def _recorded(root: Path, repo_name: str) -> str | None:

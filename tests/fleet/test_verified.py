@@ -1,0 +1,154 @@
+"""The workspace's record of verified repositories (`.fleetform/verified.json`): a no-op
+generate decided from `lstat` alone, and never an edit missed because of it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from generator.fleet.manifest import MANIFEST
+from generator.fleet.verified import RECORD, read_with_stat
+from generator.fleet.workspace import STATE_DIR
+from tests.helpers import ROOT, SMALL_CATALOG, catalog_at
+
+Run = Callable[..., Result]
+STRACE = shutil.which("strace")
+DOCKERFILE = "infrastructure/Dockerfile"
+
+
+@pytest.fixture(scope="module")
+def generated(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One service (`api`) generated once: the catalog and the workspace, copied per test."""
+    from tests.helpers import fleetform
+
+    base = tmp_path_factory.mktemp("verified")
+    catalog = catalog_at(template_repo, base / "catalog.yaml", text=SMALL_CATALOG)
+    workspace = base / "ws"
+    result = fleetform("generate", "-c", catalog, "-w", workspace, "api")
+    assert result.exit_code == 0, result.output
+    return catalog, workspace
+
+
+@pytest.fixture
+def workspace(generated: tuple[Path, Path], tmp_path: Path, run: Run) -> tuple[Path, Path]:
+    """A copy of the generated workspace, then a generate that finds it unchanged by content
+    (the copy's inodes are new: the copied record vouches for nothing) and records it. The
+    copy's files are older than that run's clock by the whole start of a fleetform run (the
+    catalog, the template's git facts, the hashing), many clock ticks."""
+    catalog, source = generated
+    copy = tmp_path / "ws"
+    shutil.copytree(source, copy, symlinks=True)
+    again = run("generate", "-c", catalog, "-w", copy, "api")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.splitlines()[-1].startswith("1 service(s): 1 unchanged")
+    return catalog, copy
+
+
+def generate_traced(catalog: Path, workspace: Path, log: Path) -> list[str]:
+    """The files a real `fleetform generate` process opens (strace), one path a line."""
+    assert STRACE, "strace is missing: scripts/test-deps.sh installs it (Debian package strace)"
+    argv = [sys.executable, "-m", "generator", "generate", "-c", str(catalog), "-w", str(workspace)]
+    traced = [STRACE, "-f", "-qq", "-e", "trace=openat", "-o", str(log), *argv, "api", "-j", "1"]
+    done = subprocess.run(traced, capture_output=True, text=True, cwd=ROOT, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("1 service(s): 1 unchanged"), done.stdout
+    return [line.split('"')[1] for line in log.read_text().splitlines() if '"' in line]
+
+
+def test_a_recorded_repository_is_found_unchanged_without_reading_a_file_of_it(
+    workspace: tuple[Path, Path], tmp_path: Path
+) -> None:
+    catalog, ws = workspace
+    repo = ws / "api"
+    assert (ws / STATE_DIR / RECORD).is_file()
+    opened = generate_traced(catalog, ws, tmp_path / "vouched.log")
+    assert not [path for path in opened if path.startswith(f"{repo}/")], opened
+    # Without the record the same run reads the manifest and every file (so the check above
+    # can fail), and records the repository again.
+    (ws / STATE_DIR / RECORD).unlink()
+    opened = generate_traced(catalog, ws, tmp_path / "full.log")
+    assert f"{repo}/{MANIFEST}" in opened
+    assert f"{repo}/{DOCKERFILE}" in opened
+    assert (ws / STATE_DIR / RECORD).is_file()
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_not_missed(
+    workspace: tuple[Path, Path], run: Run
+) -> None:
+    catalog, ws = workspace
+    dockerfile = ws / "api" / DOCKERFILE
+    before = os.lstat(dockerfile)
+    text = dockerfile.read_bytes()
+    edited = text.replace(b"FROM", b"from", 1)
+    assert edited != text and len(edited) == len(text)
+    dockerfile.write_bytes(edited)
+    os.utime(dockerfile, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (os.lstat(dockerfile).st_size, os.lstat(dockerfile).st_mtime_ns) == (
+        before.st_size,
+        before.st_mtime_ns,
+    )
+
+    result = run("generate", "-c", catalog, "-w", ws, "api")
+
+    # The ctime moved (no program can set it back): the full check hashes the file, finds
+    # the owners' edit and refuses to overwrite it.
+    assert result.exit_code == 1, result.output
+    assert f"would overwrite files fleetform did not write: {DOCKERFILE}" in result.stdout
+    assert dockerfile.read_bytes() == edited
+
+
+def test_a_folder_swapped_for_a_link_to_the_same_files_is_not_vouched_for(
+    workspace: tuple[Path, Path], tmp_path: Path, run: Run
+) -> None:
+    catalog, ws = workspace
+    moved = tmp_path / "elsewhere"
+    # A rename keeps every file's inode, size, mtime and ctime: only the folder check sees it.
+    (ws / "api" / "infrastructure").rename(moved)
+    (ws / "api" / "infrastructure").symlink_to(moved, target_is_directory=True)
+    assert os.lstat(moved / "Dockerfile").st_ino
+
+    result = run("generate", "-c", catalog, "-w", ws, "api")
+
+    assert result.exit_code == 1, result.output
+    assert "goes through the symlink infrastructure" in result.stdout
+
+
+def test_a_catalog_change_is_rendered_though_the_repository_is_recorded(
+    workspace: tuple[Path, Path], run: Run
+) -> None:
+    catalog, ws = workspace
+    text = catalog.read_text(encoding="utf-8")
+    described = text.replace("    port: 3000\n", "    port: 3000\n    description: Edited.\n", 1)
+    catalog.write_text(described, encoding="utf-8")
+
+    result = run("generate", "-c", catalog, "-w", ws, "api")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "1 service(s): 1 updated"
+    assert "Edited." in (ws / "api" / "infrastructure" / ".infrastructure.yaml").read_text()
+
+
+def test_a_file_changed_in_the_clocks_tick_is_not_recorded(tmp_path: Path) -> None:
+    """git's racy-clean case: a change in the same tick as the recorded ctime would keep the
+    stat, so a file is recorded only when its ctime is older than the clock."""
+    path = tmp_path / "file"
+    path.write_bytes(b"bytes")
+    info = os.lstat(path)
+    tick, device = info.st_ctime_ns, info.st_dev
+    assert read_with_stat(path, tick, device) is None  # the clock's tick: refused
+    found = read_with_stat(path, tick + 1, device)
+    assert found is not None and found[0] == b"bytes"
+    assert found[1] == [info.st_ino, info.st_size, info.st_mtime_ns, tick, info.st_mode]
+    # On another file system timestamps may be coarser: two seconds of margin.
+    assert read_with_stat(path, tick + 1, device + 1) is None
+    assert read_with_stat(path, tick + 2_000_000_001, device + 1) is not None
+    # A link is never followed.
+    (tmp_path / "link").symlink_to(path)
+    assert read_with_stat(tmp_path / "link", tick + 1, device) is None
