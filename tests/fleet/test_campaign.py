@@ -354,3 +354,20 @@ def test_what_the_workspace_repository_configures_takes_no_part(fleet: Fleet) ->
     assert pushed and pushes(fleet.remotes[ALPHA])[-1].updates[0].new == pushed
     assert git(evil, "for-each-ref") == "" and not marker.exists()
     assert git(repo, "rev-parse", "fleetform/attack") == pushed
+
+
+def test_a_link_on_the_remote_is_never_written_through(fleet: Fleet) -> None:
+    """The remote's content is anyone's: a Makefile committed as a link out of the repository
+    stays a link on the branch, and its target is never written (last: it moves ALPHA's main)."""
+    treasure = fleet.base / "treasure"
+    treasure.write_text("SECRET\n", "utf-8")
+    owners = fleet.base / "owners" / ALPHA
+    (owners / MAKEFILE).unlink()
+    (owners / MAKEFILE).symlink_to(treasure)
+    publish(owners, fleet.remotes[ALPHA], message="a link out of the repository")
+    result = campaign(fleet, "links", "--push", ALPHA)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert treasure.read_text("utf-8") == "SECRET\n"
+    pushed = remote_branch(fleet, ALPHA, "fleetform/links")
+    mode, _, blob = git(fleet.remotes[ALPHA], "ls-tree", pushed, "--", MAKEFILE).split()[:3]
+    assert mode == "120000" and git(fleet.remotes[ALPHA], "cat-file", "-p", blob) == str(treasure)
