@@ -196,8 +196,11 @@ def _clone(
     except OSError as exc:
         return ended(CloneOutcome.FAILED, str(WriteError(path=repo, reason=str(exc))))
     partial = staging / f"clone-{os.getpid()}-{secrets.token_hex(4)}"
+    # --no-local: a remote given as a path is copied through the transport too (so its
+    # objects are checked, and never hard-linked to the server's).
     cloned = git(
-        staging, *_TRANSFER, "clone", "--quiet", "--no-recurse-submodules", "--origin", "origin",
+        staging, *_TRANSFER, "clone", "--quiet", "--no-local", "--no-recurse-submodules",
+        "--origin", "origin",
         "--", remote, str(partial),
     )  # fmt: skip
     try:

@@ -7,6 +7,7 @@ test clones it into a workspace of its own.
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,6 +181,36 @@ def test_a_repository_rewriting_urls_is_refused_not_fetched(fleet: Fleet, tmp_pa
     assert result.exit_code == 1, result.output
     assert "git configuration rewrites URLs (url.file://" in result.stdout
     assert git(repo, "for-each-ref") == before
+
+
+def test_a_remote_whose_tree_holds_a_git_folder_is_not_cloned(fleet: Fleet, tmp_path: Path) -> None:
+    # A commit whose tree has `.git/hooks/post-checkout`: a checkout would plant a hook.
+    evil = tmp_path / "evil.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(evil))
+
+    def fed(*args: str, text: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(evil), *args], input=text.encode(), capture_output=True
+        )
+        return done.stdout.decode().strip()
+
+    tree = fed("hash-object", "-w", "--stdin", text=f"#!/bin/sh\ntouch {tmp_path}/ran\n")
+    for entry in ("100755 blob {}\tpost-checkout", "040000 tree {}\thooks", "040000 tree {}\t.git"):
+        tree = fed("mktree", text=entry.format(tree) + "\n")
+    git(evil, "update-ref", "refs/heads/main", git(evil, "commit-tree", "-m", "evil", tree))
+    text = fleet.catalog.read_text(encoding="utf-8").replace(
+        "    depends_on: [db, cache]\n", f"    depends_on: [db, cache]\n    remote: {evil}\n"
+    )
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(text, encoding="utf-8")
+    workspace = tmp_path / "workspace"
+
+    result = fleetform("clone", "-c", catalog, "-w", workspace, "api")
+
+    assert result.exit_code == 1, result.output
+    assert "api: git clone: object" in result.stdout and "contains '.git'" in result.stdout
+    assert not (workspace / "api").exists() and not (tmp_path / "ran").exists()
+    assert list((workspace / ".fleetform" / "stage").iterdir()) == []
 
 
 def test_failures_and_services_without_a_remote_are_reported(
