@@ -31,10 +31,12 @@ from tests.remotes import (
     PUSH_LOG,
     ZERO,
     RefUpdate,
+    accept_pushes,
     catalog_with_remotes,
     publish,
     publish_workspace,
     pushes,
+    refuse_pushes,
 )
 
 pytestmark = pytest.mark.slow
@@ -354,6 +356,30 @@ def test_what_the_workspace_repository_configures_takes_no_part(fleet: Fleet) ->
     assert pushed and pushes(fleet.remotes[ALPHA])[-1].updates[0].new == pushed
     assert git(evil, "for-each-ref") == "" and not marker.exists()
     assert git(repo, "rev-parse", "fleetform/attack") == pushed
+
+
+def test_a_refused_push_fails_the_repository_and_no_credential_reaches_the_ledger(
+    fleet: Fleet,
+) -> None:
+    secret = "glpat-not-for-the-ledger"
+    remote = fleet.remotes[ALPHA]
+    refuse_pushes(remote, f"GitLab: denied for https://fleetform:{secret}@gitlab.example.com/alpha")
+    try:
+        result = campaign(fleet, "denied", "--push", ALPHA)
+    finally:
+        accept_pushes(remote)
+    assert result.exit_code == 1
+    assert "https://***@gitlab.example.com/alpha" in result.stdout and secret not in result.stdout
+    [entry] = json.loads(
+        fleetform("campaign", "status", "denied", "-w", fleet.workspace, "--format", "json").stdout
+    )["repositories"]
+    assert entry["state"] == "failed" and entry["reason"].startswith("git push: ")
+    ledger = fleet.workspace / ".fleetform" / "campaigns" / "denied" / "ledger.json"
+    assert secret not in ledger.read_text("utf-8")
+    assert remote_branch(fleet, ALPHA, "fleetform/denied") == ""
+    # The local branch is set (the commit exists); a rerun pushes it.
+    again = campaign(fleet, "denied", "--push", ALPHA)
+    assert again.exit_code == 0 and remote_branch(fleet, ALPHA, "fleetform/denied")
 
 
 def test_a_link_on_the_remote_is_never_written_through(fleet: Fleet) -> None:

@@ -13,6 +13,7 @@ interleave.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -219,7 +220,18 @@ def _lost(job: _Job, why: str) -> CampaignResult:
 
 def _result(job: _Job, state: State, **fields: object) -> CampaignResult:
     entry = Entry(job.service, job.repo_name, state, updated=_now())
-    return CampaignResult(replace(entry, **fields), job.repo)  # type: ignore[arg-type]
+    entry = replace(entry, **fields)  # type: ignore[arg-type]
+    return CampaignResult(replace(entry, reason=without_credentials(entry.reason)), job.repo)
+
+
+# `https://user:token@host`: CI gives git its token in a URL (an insteadOf in the job's
+# environment), and git's or the server's messages may name that URL; the ledger is a CI
+# artifact and the report is posted.
+_CREDENTIALS = re.compile(r"(?P<scheme>https?://)[^/@\s]+@", re.IGNORECASE)
+
+
+def without_credentials(text: str) -> str:
+    return _CREDENTIALS.sub(lambda m: f"{m['scheme']}***@", text)
 
 
 def _now() -> str:
