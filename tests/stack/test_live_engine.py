@@ -14,7 +14,6 @@ import os
 import re
 import secrets
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -184,13 +183,12 @@ def generated_container(
         yield container
 
 
-def timed_stop(container: Any) -> tuple[float, int]:
-    """`docker stop` with the container's own grace period: seconds taken, exit code."""
-    started = time.monotonic()
+def stopped_exit_code(container: Any) -> int:
+    """`docker stop` with the container's own grace period, then the exit code: 143 when
+    SIGTERM ended it within the grace period, 137 when the engine had to SIGKILL it after."""
     container.stop()
-    seconds = time.monotonic() - started
     container.reload()
-    return seconds, int(container.attrs["State"]["ExitCode"])
+    return int(container.attrs["State"]["ExitCode"])
 
 
 def test_a_generated_container_stops_at_once_under_its_init(
@@ -207,16 +205,15 @@ def test_a_generated_container_stops_at_once_under_its_init(
         processes = {p[cmd].split()[0]: (p[pid], p[ppid]) for p in top["Processes"]}
         assert processes.keys() == {"/sbin/docker-init", "sleep"}, top
         assert processes["sleep"][1] == processes["/sbin/docker-init"][0]  # its child
-        seconds, exit_code = timed_stop(c)
-    assert seconds < 2, f"docker stop took {seconds:.1f}s of its 4s grace period"
+        exit_code = stopped_exit_code(c)
     assert exit_code == 143  # SIGTERM, passed on by the init: no SIGKILL needed
 
     # The same container without the init: SIGTERM is ignored, and the engine kills it once
     # the grace period is over. This is what the generated file's `init: true` prevents.
     without = NO_HANDLER + "    init: false\n"
     with generated_container(clean_engine, repo, live_catalog, without, tmp_path / "b") as c:
-        seconds, exit_code = timed_stop(c)
-    assert seconds >= 4 and exit_code == 137, (seconds, exit_code)
+        exit_code = stopped_exit_code(c)
+    assert exit_code == 137
 
 
 def test_a_source_change_reuses_the_dependency_layer(
