@@ -39,12 +39,16 @@ test-deps:
 
 # Engine tests need a Docker engine: scripts/engine.sh installs Debian's docker.io when
 # dockerd is missing, starts it for the run (only if none answers) and stops what it started.
+# Two workers (the machine has 2 cores); `--dist loadgroup` keeps each module on one worker
+# and every engine test on one worker in order (tests/conftest.py makes the groups).
+XDIST := -n 2 --dist loadgroup
+
 test: lint test-deps
-	scripts/engine.sh run $(BIN)/pytest -q
+	scripts/engine.sh run $(BIN)/pytest -q $(XDIST)
 
 # The tests that need neither a Docker engine nor the external validators (a minute or two).
 test-fast: $(VENV)/.test-deps test-deps
-	$(BIN)/pytest -q -m "not engine and not slow"
+	$(BIN)/pytest -q $(XDIST) -m "not engine and not slow"
 
 # Every spawn point of the fault injection, for both signals (make test samples them).
 test-faults: $(VENV)/.test-deps test-deps

@@ -27,6 +27,25 @@ _NOT_TEMPLATE = shutil.ignore_patterns(
 )
 
 
+# The fixtures that reach the one Docker engine: tests using them share host ports, image
+# names and the engine's state, so under pytest-xdist they all run on one worker, in order.
+_ENGINE_FIXTURES = frozenset({"engine", "clean_engine"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for `pytest -n N --dist loadgroup` (what `make test` runs): the engine tests form
+    one group, every other module its own, so a module's fixtures are built once, on one worker.
+    Without xdist the marks change nothing."""
+    for item in items:
+        uses_engine = _ENGINE_FIXTURES & set(getattr(item, "fixturenames", ()))
+        group = (
+            "engine"
+            if uses_engine or item.get_closest_marker("engine")
+            else item.nodeid.split("::")[0]
+        )
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",
