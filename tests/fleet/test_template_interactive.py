@@ -24,6 +24,7 @@ PROMPT = re.compile("\N{MICROPHONE}([^\r\n]*)\r*\n")
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 GPU_QUESTION = "GPUs per replica"
 SETTINGS_QUESTION = "How each environment"
+HEALTH_QUESTION = "HTTP path of the health endpoint"
 
 
 def answer_every_question(*args: str) -> list[str]:
@@ -66,18 +67,21 @@ def answer_every_question(*args: str) -> list[str]:
     return asked
 
 
-def test_a_python_service_is_not_asked_for_gpus_nor_environment_settings(
+def test_a_python_udp_service_is_not_asked_for_gpus_settings_or_an_http_path(
     template_repo: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "billing"
-    data = ["-d", "service_name=billing", "-d", "runtime=python"]
+    data = ["-d", "service_name=billing", "-d", "runtime=python", "-d", "protocol=udp"]
     asked = answer_every_question(
         "copy", *data, "--vcs-ref", TEMPLATE_TAG, str(template_repo), str(out)
     )
     assert any(q.startswith("Resource tier") for q in asked)  # the others are asked
-    assert not [q for q in asked if q.startswith((GPU_QUESTION, SETTINGS_QUESTION))]
+    # No GPU for python, no settings for the built-in environments, no HTTP path for UDP.
+    assert not [
+        q for q in asked if q.startswith((GPU_QUESTION, SETTINGS_QUESTION, HEALTH_QUESTION))
+    ]
     answers = yaml.safe_load((out / ".copier-answers.yml").read_text())
-    assert "gpu" not in answers and "environment_settings" not in answers
+    assert not {"gpu", "environment_settings", "health_path"} & set(answers)
     assert (out / "infrastructure" / "Dockerfile").is_file()
 
     init_repo(out)
