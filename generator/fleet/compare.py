@@ -19,6 +19,8 @@ class FileChanges:
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     foreign: tuple[str, ...] = ()
+    # The owners' (`generator.fleet.owned`) that differ from the render: never written.
+    owned: tuple[str, ...] = ()
 
     @property
     def writes(self) -> bool:

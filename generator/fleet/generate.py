@@ -34,6 +34,7 @@ from generator.fleet.manifest import (
     unchanged_since,
 )
 from generator.fleet.orphans import orphaned
+from generator.fleet.owned import Owned, catalog_globs, inputs_with_globs, set_aside
 from generator.fleet.ports_snapshot import (
     PortsSnapshot,
     inputs_with,
@@ -107,6 +108,8 @@ class _Job:
     options: GenerateOptions
     inputs: str | None = None  # what its render depends on; None: cannot be known, render
     ports: PortsSnapshot | None = None  # the fleet's port registry, written into the render
+    owned_globs: tuple[str, ...] = ()  # the catalog's `owned_files` of the service
+    commit: str | None = None  # the template commit rendered, when certain
 
     @property
     def repo(self) -> Path:
@@ -138,11 +141,13 @@ def generate(
             inputs_digest(options.template.src, commit, answers, __version__) if commit else None
         )
         inputs = inputs_with(inputs, ports)
+        globs = catalog_globs(catalog.services[sid])
+        inputs = inputs_with_globs(inputs, globs)
         repo_name = catalog.services[sid].repo
         if inputs is None or _recorded(options.root, repo_name) != inputs:
             # Answers recorded with these very inputs passed this very check when written.
             validate_answers(catalog, sid, answers)
-        jobs.append(_Job(sid, answers, repo_name, options, inputs, ports))
+        jobs.append(_Job(sid, answers, repo_name, options, inputs, ports, globs, commit))
     if options.preview:
         warnings = tuple(preview_warnings(options.template))
     else:
@@ -273,13 +278,15 @@ def _apply(
 ) -> ServiceResult:
     options = job.options
     files = rendered_files(rendered)
-    changes = compare(files, rendered, repo)
+    # Owned files that exist are the owners': never overwritten (nor refused as foreign).
+    owned = Owned.at(job.owned_globs, options.template.location, job.commit)
+    changes = set_aside(compare(files, rendered, repo), owned, repo)
     diff = unified_diff(changes, rendered, repo, job.repo_name) if options.diff else ""
     if changes.foreign and not options.backup:
         reason = "would overwrite files fleetform did not write: " + ", ".join(changes.foreign)
         return ServiceResult(job.service, job.repo, Outcome.REFUSED, changes, reason, diff)
     outcome = _outcome(repo, changes)
-    manifest = manifest_for(rendered, files, job.inputs)
+    manifest = manifest_for(rendered, [f for f in files if not owned.by_catalog(f)], job.inputs)
     if workspace is None or (outcome is Outcome.UNCHANGED and current_manifest(repo) == manifest):
         return ServiceResult(job.service, job.repo, outcome, changes, diff=diff)
     (rendered / MANIFEST).write_text(manifest, encoding="utf-8")

@@ -142,6 +142,7 @@ def _files_cell(result: ServiceResult) -> str:
         (len(c.changed), "changed"),
         (len(c.removed), "removed"),
         (len(c.foreign), "not ours"),
+        (len(c.owned), "owned"),
         (len(c.unchanged), "unchanged"),
     ]
     return ", ".join(f"{n} {label}" for n, label in parts if n) or "-"
@@ -242,7 +243,9 @@ def _version_cell(result: DriftResult) -> str:
 def _drift_files_cell(result: DriftResult) -> str:
     c = result.changes
     count = len(c.created) + len(c.changed) + len(c.foreign) + len(c.removed)
-    return f"{count} differ" if count else "-"
+    cells = [f"{count} differ"] if count else []
+    cells += [f"{len(c.owned)} owned"] if c.owned else []
+    return ", ".join(cells) or "-"
 
 
 # ------------------------------------------------------------------ JSON (--format json)
@@ -257,7 +260,7 @@ def generate_json(report: GenerateReport) -> str:
             r.repo,
             _result_word(r, report.dry_run),
             None,
-            _files(r.changes, ("created", "changed", "unchanged", "removed", "foreign")),
+            _files(r.changes, ("created", "changed", "unchanged", "removed", "foreign", "owned")),
             [r.note, r.reason, *(f"kept the original as {b}" for b in r.backups)],
         )
         for r in report.results
@@ -285,6 +288,7 @@ _DRIFT_STATES = {
     "catalog_changed": "changed",
     "edited": "foreign",
     "no_longer_rendered": "removed",
+    "owned": "owned",
 }
 
 

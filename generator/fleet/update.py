@@ -47,6 +47,7 @@ from generator.fleet.manifest import (
     write_manifest,
 )
 from generator.fleet.orphans import orphaned
+from generator.fleet.owned import Owned, catalog_globs, keep_owned, manifest_without
 from generator.fleet.ports_snapshot import PortsSnapshot, is_current, ports_snapshot, write_snapshot
 from generator.fleet.recorded import Recorded, changed_answers, read_recorded
 from generator.fleet.scratch import changes as scratch_changes
@@ -121,6 +122,7 @@ class _Job:
     # Refs of a local template already resolved to commits (the target ref, every tag).
     known: Mapping[str, str] = field(default_factory=dict)
     ports: PortsSnapshot | None = None  # the fleet's port registry, written after Copier
+    owned_globs: tuple[str, ...] = ()  # the catalog's `owned_files` of the service
 
     @property
     def repo(self) -> Path:
@@ -141,7 +143,15 @@ def update(
     known = known_revisions(options.template)
     ports = ports_snapshot(catalog)
     jobs = [
-        _Job(sid, answers[sid], catalog.services[sid].repo, options, known, ports)
+        _Job(
+            sid,
+            answers[sid],
+            catalog.services[sid].repo,
+            options,
+            known,
+            ports,
+            catalog_globs(catalog.services[sid]),
+        )
         for sid in services
     ]
     with run_files(options.root, dry_run=options.dry_run):
@@ -247,14 +257,22 @@ def _update(job: _Job, recorded: Recorded, ref: str, version: str) -> UpdateResu
     repo, workspace = job.repo, Workspace(job.options.root)
     staging = workspace.staging(job.repo_name)
     scratch = staged_files(staging)
+    template = job.options.template
+    owned = Owned.at(job.owned_globs, template.location, job.known.get(ref))
     try:
         scratch_copy(repo, scratch)
         manifest = copier_update(
-            scratch, job.answers, ref, job.options.template, inputs=_inputs(job, ref)
+            scratch,
+            job.answers,
+            ref,
+            template,
+            inputs=_inputs(job, ref),
+            skip=owned.copier_patterns(),
         )
         if job.ports is not None:
             manifest = write_snapshot(scratch, job.ports, manifest)
-        change, status = scratch_changes(scratch, repo)
+        manifest = manifest_without(manifest, owned)
+        change, status = keep_owned(*scratch_changes(scratch, repo), owned, repo)
         files = tuple(path for _, path in status)
         conflicts = repository.conflicts(scratch, status)
         if not files:
@@ -283,8 +301,10 @@ def copier_update(
     template: TemplateSource | None = None,
     *,
     inputs: str | None = None,
+    skip: Sequence[str] = (),
 ) -> str:
-    """`copier update` of one repository with the given answers, no questions asked.
+    """`copier update` of one repository with the given answers, no questions asked; `skip`:
+    Copier's `skip_if_exists` patterns besides the template's (`copier update --skip`).
 
     Returns the manifest of the clean render of the new version Copier makes on the way, so
     that recording what fleetform wrote needs no render of its own.
@@ -322,6 +342,7 @@ def copier_update(
                 conflict="inline",
                 quiet=True,
                 unsafe=False,
+                skip_if_exists=skip,
             ) as worker:
                 worker.run_update()
     except failures as exc:

@@ -90,7 +90,8 @@ def test_a_hand_edit_is_drift_naming_the_file(workspace: Workspace, private_tmp:
     before = snapshot(workspace.root)
     result = fleetform("drift", "-c", workspace.catalog, "-w", workspace.root, "agent-chat")
     assert result.exit_code == 1
-    assert row(result, "agent-chat") == "agent-chat | drifted | v1.0.0 (newest) | 1 differ"
+    # ... and it is counted as the owners' (owned), apart from the one file that differs.
+    assert row(result, "agent-chat") == "agent-chat | drifted | v1.0.0 (newest) | 1 differ, 1 owned"
     assert "agent-chat: infrastructure/Makefile: edited: not as fleetform wrote it" in result.stdout
     assert snapshot(workspace.root) == before
     assert list(private_tmp.iterdir()) == []
