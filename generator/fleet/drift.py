@@ -24,12 +24,13 @@ from generator.errors import AnswersFileError, RenderError, UnsafePathError
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.compare import FileChanges, compare, repository_diff
 from generator.fleet.confine import read_regular, repository_dir
+from generator.fleet.copier_worker import rendering_recorded_versions
 from generator.fleet.manifest import rendered_files
 from generator.fleet.orphans import orphaned
 from generator.fleet.owned import Owned, catalog_globs, set_aside
 from generator.fleet.ports_snapshot import PortsSnapshot, ports_snapshot, write_snapshot
 from generator.fleet.recorded import ANSWERS_FILE, read_recorded
-from generator.fleet.render import render_service, rendering_recorded_versions
+from generator.fleet.render import render_service
 from generator.fleet.template import (
     TemplateSource,
     TemplateVersion,
