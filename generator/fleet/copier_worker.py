@@ -18,10 +18,9 @@ runs is cloned afresh.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,9 @@ from copier._subproject import Subproject
 from copier._template import Template
 from copier._vcs import get_git
 
+# The flag lives where importing it costs no Copier; re-exported for older imports.
+from generator.fleet.render import rendering_recorded_versions as rendering_recorded_versions
+from generator.fleet.render import renders_recorded_versions
 from generator.git import git
 
 _LOCK = threading.Lock()
@@ -46,7 +48,6 @@ _OLD_COPY_PREFIX = "copier._main.old_copy."
 _NEW_COPY_PREFIX = "copier._main.new_copy."
 # Called with that clean render of the new version while it exists (see UpdateWorker).
 on_new_copy: ContextVar[Callable[[Path], None] | None] = ContextVar("on_new_copy", default=None)
-_AS_RECORDED: ContextVar[bool] = ContextVar("as_recorded", default=False)
 
 
 def release() -> None:
@@ -92,16 +93,6 @@ def shared_template(
                 recorded_as=ref if as_recorded else None,
             )
         return _TEMPLATES[key]
-
-
-@contextlib.contextmanager
-def rendering_recorded_versions() -> Iterator[None]:
-    """Renders in this block are of versions repositories recorded (drift)."""
-    token = _AS_RECORDED.set(True)
-    try:
-        yield
-    finally:
-        _AS_RECORDED.reset(token)
 
 
 class CachedTemplate(Template):
@@ -159,7 +150,7 @@ class FleetWorker(Worker):
     @property
     def renders_recorded(self) -> bool:
         """Whether this render is of a version a repository recorded."""
-        return _AS_RECORDED.get()
+        return renders_recorded_versions()
 
     @functools.cached_property
     def jinja_env(self) -> Any:

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from generator.errors import RenderError
 from generator.fleet.answers import Answers
 from generator.fleet.template import TemplateSource
+
+# Here, not in copier_worker: drift and heal set it, and importing copier_worker imports Copier,
+# half a second of every fleetform command that renders nothing.
+_AS_RECORDED: ContextVar[bool] = ContextVar("as_recorded", default=False)
+
+
+@contextlib.contextmanager
+def rendering_recorded_versions() -> Iterator[None]:
+    """Renders in this block are of versions repositories recorded (drift, heal)."""
+    token = _AS_RECORDED.set(True)
+    try:
+        yield
+    finally:
+        _AS_RECORDED.reset(token)
+
+
+def renders_recorded_versions() -> bool:
+    return _AS_RECORDED.get()
 
 
 def render_service(answers: Answers, dest: Path, template: TemplateSource) -> None:
