@@ -4,7 +4,8 @@ Each repository is compared with what its RECORDED template version (`_commit` i
 `.copier-answers.yml`) renders with the catalog's CURRENT answers, rendered by Copier into a
 temporary directory. So drift is a hand edit, or a catalog change not yet brought in by
 `fleetform update`; a newer template is not drift, it is reported beside it ("behind v2").
-Files the template hands over to the owners (`_skip_if_exists`) are theirs once they exist.
+Files the owners own (the catalog's `owned_files`, the template's `_skip_if_exists`) are
+theirs once they exist: reported as owned, never as drifted (`generator.fleet.owned`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -25,13 +26,13 @@ from generator.fleet.compare import FileChanges, compare, repository_diff
 from generator.fleet.confine import read_regular, repository_dir
 from generator.fleet.manifest import rendered_files
 from generator.fleet.orphans import orphaned
+from generator.fleet.owned import Owned, catalog_globs, set_aside
 from generator.fleet.ports_snapshot import PortsSnapshot, ports_snapshot, write_snapshot
 from generator.fleet.recorded import ANSWERS_FILE, read_recorded
 from generator.fleet.render import render_service, rendering_recorded_versions
 from generator.fleet.template import (
     TemplateSource,
     TemplateVersion,
-    owners_files,
     same_source,
     template_version,
 )
@@ -100,6 +101,7 @@ class _Job:
     template: TemplateSource
     diff: bool = False
     ports: PortsSnapshot | None = None  # the fleet's port registry, written into the render
+    owned_globs: tuple[str, ...] = ()  # the catalog's `owned_files` of the service
 
     @property
     def repo(self) -> Path:
@@ -124,6 +126,7 @@ def drift(
             options.template,
             options.diff,
             ports,
+            catalog_globs(catalog.services[sid]),
         )
         for sid in select_services(catalog, names)
     ]
@@ -181,12 +184,7 @@ def drift_one(job: _Job) -> DriftResult:
         except RenderError as exc:
             return DriftResult(job.service, repo, DriftOutcome.FAILED, version, reason=str(exc))
         changes = compare(rendered_files(rendered), rendered, repo)
-        owned = owners_files(source, recorded.commit)
-        changes = replace(
-            changes,
-            changed=tuple(f for f in changes.changed if not owned(f)),
-            foreign=tuple(f for f in changes.foreign if not owned(f)),
-        )
+        changes = set_aside(changes, Owned.at(job.owned_globs, source, recorded.commit), repo)
         diff = repository_diff(changes, rendered, repo, job.repo_name) if job.diff else ""
     finally:
         shutil.rmtree(staging, ignore_errors=True)
