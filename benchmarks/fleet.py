@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -139,6 +140,15 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def timed_cpu(action: Callable[[], object]) -> tuple[float, float]:
+    """Wall time, and the CPU time (user + system) of the processes it ran: on a machine
+    other work shares, the CPU time is the figure that does not depend on that work."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = timed(action)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(FLEETFORM), *map(str, args)], capture_output=True, text=True, check=False
@@ -165,12 +175,19 @@ def measure(label: str, text: str, template: Path, base: Path, jobs: int, update
     generate = run_cli("generate", "-c", catalog_path, "-w", workspace, "--jobs", jobs)
     gen_time = time.perf_counter() - start
     assert generate.returncode == 0, generate.stdout + generate.stderr
-    again = timed(lambda: run_cli("generate", "-c", catalog_path, "-w", workspace, "--jobs", jobs))
+    argv = ("generate", "-c", catalog_path, "-w", workspace, "--jobs", str(jobs))
+    again, again_cpu = timed_cpu(lambda: run_cli(*argv))
+    # Without the workspace's record of verified repositories: every file read and hashed.
+    (workspace / ".fleetform" / "verified.json").unlink(missing_ok=True)
+    unrecorded, unrecorded_cpu = timed_cpu(lambda: run_cli(*argv))
     n = len(services)
     print(f"{label}: {n} generated services, --jobs {jobs}")
     row("floor: plain Jinja2, one process", floor_time, n, floor_time)
     row("fleetform generate (new process)", gen_time, n, floor_time)
     row("generate again (nothing to do)", again, n, floor_time)
+    print(f"  {'':38} CPU {again_cpu:6.2f} s (user + system)")
+    row("  the same without the record", unrecorded, n, floor_time)
+    print(f"  {'':38} CPU {unrecorded_cpu:6.2f} s (user + system)")
     # Targets (issue 14): a no-op under 2 s for 1,000 services, at most 1/5 of a first run.
     print(f"  generate again / first generate: {again / gen_time:.3f} (target <= 0.2)")
     if not update:
@@ -193,6 +210,9 @@ def row(label: str, seconds: float, services: int, floor: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument(
+        "--small", type=int, default=200, help="a second synthetic fleet (generate only)"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--no-update", action="store_true", help="skip the update measurement")
     args = parser.parse_args()
@@ -202,6 +222,9 @@ def main() -> None:
         template = template_repo(base)
         bundled = (ROOT / "catalog.yaml").read_text(encoding="utf-8")
         measure("bundled", bundled, template, base, args.jobs, has_update)
+        if args.small:
+            small = synthetic_catalog(args.small)
+            measure(f"synthetic-{args.small}", small, template, base, args.jobs, update=False)
         measure(
             f"synthetic-{args.services}",
             synthetic_catalog(args.services),
