@@ -6,6 +6,7 @@
 | `options` | options and the problem report shared by the command families |
 | `catalog` | validate, ports check/allocate/table, answers, graph |
 | `fleet` | generate, new, update, drift |
+| `heal` | heal: drifted repositories re-rendered, the owners' edits merged in |
 | `clone` | clone: the workspace's repositories from their remotes |
 | `stack` | orchestrate, up, down, status |
 | `verify` | verify, verify --live |
@@ -19,7 +20,7 @@ other than from that result (`ExitCode`).
 from __future__ import annotations
 
 # Importing the command modules registers their commands on the group.
-from generator.cli import campaign, catalog, ci, clone, fleet, stack, verify  # noqa: F401
+from generator.cli import campaign, catalog, ci, clone, fleet, heal, stack, verify  # noqa: F401
 from generator.cli.group import cli
 
 __all__ = ["cli", "main"]

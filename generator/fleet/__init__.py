@@ -18,6 +18,8 @@
 | `verified` | `.fleetform/verified.json`: repositories found as fleetform wrote them, by `lstat` |
 | `new` | add a service to the catalog, then render it |
 | `update` | `copier update` across the workspace, clean trees only, never committing |
+| `heal` | drifted repositories re-rendered at their recorded version, owners' edits merged in |
+| `merge` | a render merged three ways into a file as copier update merges, base from history |
 | `owned` | which files are the owners' (`owned_files`, `_skip_if_exists`): rendered once at most |
 | `drift` | which repositories differ from what their recorded version renders |
 | `clone` | the repositories from their remotes: cloned, or fetched (work trees untouched) |

@@ -15,6 +15,7 @@ from typing import Protocol, TextIO
 from generator.fleet.clone import CloneOutcome, CloneReport
 from generator.fleet.drift import DriftOutcome, DriftReport, DriftResult
 from generator.fleet.generate import GenerateReport, Outcome, ServiceResult
+from generator.fleet.heal import HealOutcome, HealReport
 from generator.fleet.update import UpdateOutcome, UpdateReport
 
 
@@ -179,6 +180,29 @@ def update_summary(report: UpdateReport) -> str:
     return "\n".join([*lines, *orphan_lines(report.orphans), closing, *stopped]) + "\n"
 
 
+def heal_summary(report: HealReport) -> str:
+    """The table of heal: service, result, recorded version, files; then conflicts and why."""
+    rows = [("SERVICE", "RESULT", "TEMPLATE", "FILES")]
+    for r in report.results:
+        files = [f"{len(r.files)} healed"] if r.files else []
+        files += [f"{len(r.conflicts)} with conflicts"] if r.conflicts else []
+        files += [f"{len(r.owned)} owned"] if r.owned else []
+        rows.append((r.service, r.outcome.value, r.version or "-", ", ".join(files) or "-"))
+    lines = table(rows)
+    for r in report.results:
+        if r.conflicts:
+            lines.append(
+                f"{r.service}: conflicts in {', '.join(r.conflicts)}: resolve the <<<<<<< markers"
+                " in the repository, then commit"
+            )
+        lines += [f"{r.service}: {text}" for text in (r.note, r.reason) if text]
+    closing = count_line(r.outcome.value for r in report.results)
+    if any(r.outcome in (HealOutcome.HEALED, HealOutcome.CONFLICTS) for r in report.results):
+        closing += " (nothing committed: review and commit in each repository)"
+    stopped = interrupted_lines(report.interrupted, len(report.results), report.not_started)
+    return "\n".join([*lines, *orphan_lines(report.orphans), closing, *stopped]) + "\n"
+
+
 _DRIFT_LABELS = (
     ("created", "missing from the repository"),
     ("changed", "catalog changed since fleetform wrote it"),
@@ -280,6 +304,18 @@ def update_json(report: UpdateReport) -> str:
     return _run_json("update", report, repositories)
 
 
+def heal_json(report: HealReport) -> str:
+    repositories = []
+    for r in report.results:
+        template: dict[str, object] = {"from": r.version or None, "to": r.version or None}
+        healed = [name for name in r.files if name not in r.conflicts]
+        files = {"healed": healed, "conflicts": list(r.conflicts), "owned": list(r.owned)}
+        repositories.append(
+            _repository(r.service, r.repo, r.outcome.value, template, files, [r.note, r.reason])
+        )
+    return _run_json("heal", report, repositories)
+
+
 _CONFLICTED = "conflict markers committed: resolve them in the repository, then commit"
 
 # drift's file states in JSON: key -> FileChanges attribute (the text labels above).
@@ -343,7 +379,7 @@ def _files(changes: object, states: Sequence[str]) -> dict[str, list[str]]:
 
 def _run_json(
     command: str,
-    report: GenerateReport | UpdateReport | DriftReport | CloneReport,
+    report: GenerateReport | UpdateReport | DriftReport | HealReport | CloneReport,
     repositories: list[dict[str, object]],
     *,
     warnings: Sequence[str] = (),
