@@ -27,7 +27,7 @@ from generator.fleet.ports_snapshot import PortsSnapshot, is_current, write_snap
 from generator.fleet.recorded import changed_answers, read_recorded
 from generator.fleet.template import TemplateSource, same_source, same_version, target_ref
 from generator.fleet.update import copier_update
-from generator.git import git, hardened_environment
+from generator.git import git, git_bytes, hardened_environment
 
 AUTHOR = ("fleetform", "fleetform@noreply.invalid")
 TRAILER = "Fleetform-Campaign"
@@ -184,3 +184,49 @@ def same_change(repo: Path, one: str, other: str) -> bool:
     fmt = git(repo, "log", "--no-walk", "--format=%T %P", one, other, "--").stdout.split("\n")
     shown_ = [line for line in fmt if line]
     return len(shown_) == 2 and shown_[0] == shown_[1]
+
+
+def adopt(repo: Path, scratch: Path, commit: str, base: str, campaign: str) -> bool:
+    """Copy `commit`, made by an earlier run into the workspace repository, into `scratch`,
+    if it is a campaign commit of `campaign` on `base`. Its id comes from fleetform's own
+    ledger, and the objects go as a pack that `unpack-objects` names by their content: the
+    repository cannot pass off other bytes under that id."""
+    if git(repo, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}").stdout.strip() != (
+        commit
+    ):
+        return False
+    pack = git_bytes(
+        repo, "pack-objects", "--revs", "--stdout", "-q", input=f"{commit}\n^{base}\n".encode()
+    )
+    if pack.returncode != 0:
+        return False
+    if git_bytes(scratch, "unpack-objects", "-q", input=pack.stdout).returncode != 0:
+        return False
+    parents = git(scratch, "rev-parse", "--verify", "--quiet", f"{commit}^@").stdout.split()
+    return parents == [base] and made_by_campaign(scratch, commit, campaign)
+
+
+def bring_back(repo: Path, scratch: Path, branch: str, commit: str, campaign: str) -> None:
+    """Set the workspace repository's `branch` to `commit`, unless that would drop a commit
+    someone made there or move the branch its work tree has checked out."""
+    local = git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip()
+    if local == commit:
+        return
+    name = branch.removeprefix("refs/heads/")
+    if local and not made_by_campaign(repo, local, campaign):
+        raise Refused(
+            f"the workspace repository's {name} holds {local[:12]}, a commit fleetform did not"
+            " make; not moved"
+        )
+    if git(repo, "symbolic-ref", "--quiet", "HEAD").stdout.strip() == branch:
+        raise Refused(f"{name} is checked out in the workspace repository; not moved")
+    git(scratch, "update-ref", branch, commit, check=True)
+    spec = f"+{branch}:{branch}"
+    fetched = git(
+        repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(scratch), spec
+    )
+    if fetched.returncode != 0:
+        raise UpdateFailedError(reason=f"git fetch into the workspace repository: {fetched.stderr}")
+    # The repository's own configuration (url.*.insteadOf) could have fetched from elsewhere.
+    if git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip() != commit:
+        raise UpdateFailedError(reason=f"{name} in the workspace repository is not {commit}")

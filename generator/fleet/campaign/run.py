@@ -6,7 +6,8 @@ final state; else, under the repository's lock, build the branch in a scratch re
 (`generator.fleet.campaign.branch`), refuse to replace a commit someone else made (on the
 remote or in the workspace repository's own branch), set the workspace repository's
 `fleetform/NAME` to the commit (never its work tree, index or checked-out branch) and, with
-`push`, push it once (`generator.fleet.campaign.push`). The ledger is rewritten after every
+`push`, push it once (`generator.fleet.campaign.push`). A commit a run without `--push` made
+for the same key (a look before pushing) is pushed as it is, without updating again. The ledger is rewritten after every
 repository; the whole run holds the campaign's (shard's) lock, so two runs of one ledger never
 interleave.
 """
@@ -27,9 +28,12 @@ from generator.catalog.selection import select_services
 from generator.errors import LockedError, UnsafePathError, UpdateFailedError, WriteError
 from generator.fleet.answers import Answers, service_answers
 from generator.fleet.campaign.branch import (
+    Built,
     Refused,
     Target,
+    adopt,
     branch_name,
+    bring_back,
     build,
     fetch,
     made_by_campaign,
@@ -271,6 +275,21 @@ def run_one(job: _Job) -> CampaignResult:
         return _result(job, State.FAILED, reason=str(exc))
 
 
+def _made_before(job: _Job, scratch: Path, base: str, key_: Key) -> Built | None:
+    """The commit a run without --push made for this very key (a look before pushing),
+    taken from the workspace repository instead of updating again; None: build it."""
+    previous = job.previous
+    if not (
+        previous
+        and previous.key == key_
+        and previous.commit
+        and previous.state in (State.COMMITTED, State.CONFLICT)
+        and adopt(job.repo, scratch, previous.commit, base, job.options.name)
+    ):
+        return None
+    return Built(previous.commit, previous.title, previous.files, previous.conflicts)
+
+
 def _branch(job: _Job) -> str:
     return branch_name(job.options.name)
 
@@ -315,7 +334,7 @@ def _campaign_one(
             f"{_branch(job)} on the remote holds {seen[:12]}, a commit fleetform did not"
             " make; not overwritten (merge or close that branch, then rerun)"
         )
-    built = build(scratch, base, job.target, job.answers)
+    built = _made_before(job, scratch, base, key_) or build(scratch, base, job.target, job.answers)
     if not built.commit:
         reason = (
             f"the remote still has {_branch(job)} from an earlier run (nothing to merge now)"
@@ -326,7 +345,7 @@ def _campaign_one(
     commit = built.commit
     if seen and seen != commit and same_change(scratch, seen, commit):
         commit = seen  # the same change, made by another run (one that dated it otherwise)
-    _bring_back(job, scratch, branch, commit)
+    bring_back(job.repo, scratch, branch, commit, job.options.name)
     state = State.CONFLICT if built.conflicts else State.COMMITTED
     fields: dict[str, object] = {
         "key": key_,
@@ -347,30 +366,3 @@ def _campaign_one(
         )
         fields["push"] = push(scratch, job.remote, commit, branch, seen, push_options(request))
     return _result(job, State.CONFLICT if built.conflicts else State.PUSHED, **fields)
-
-
-def _bring_back(job: _Job, scratch: Path, branch: str, commit: str) -> None:
-    """Set the workspace repository's `branch` to `commit`, unless that would drop a commit
-    someone made there or move the branch its work tree has checked out."""
-    repo = job.repo
-    local = git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip()
-    if local == commit:
-        return
-    name = branch.removeprefix("refs/heads/")
-    if local and not made_by_campaign(repo, local, job.options.name):
-        raise Refused(
-            f"the workspace repository's {name} holds {local[:12]}, a commit fleetform did not"
-            " make; not moved"
-        )
-    if git(repo, "symbolic-ref", "--quiet", "HEAD").stdout.strip() == branch:
-        raise Refused(f"{name} is checked out in the workspace repository; not moved")
-    git(scratch, "update-ref", branch, commit, check=True)
-    spec = f"+{branch}:{branch}"
-    fetched = git(
-        repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(scratch), spec
-    )
-    if fetched.returncode != 0:
-        raise UpdateFailedError(reason=f"git fetch into the workspace repository: {fetched.stderr}")
-    # The repository's own configuration (url.*.insteadOf) could have fetched from elsewhere.
-    if git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip() != commit:
-        raise UpdateFailedError(reason=f"{name} in the workspace repository is not {commit}")
