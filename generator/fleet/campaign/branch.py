@@ -92,7 +92,7 @@ def build(scratch: Path, base: str, target: Target, answers: Answers) -> Built:
         raise UpdateFailedError(reason=f"git checkout {base}: {checked.stderr.strip()}")
     refusal = repository.not_updatable(scratch)
     if refusal:
-        raise Refused(refusal.replace("commit the generated files first", "on the remote"))
+        raise Refused(f"the remote's default branch: {refusal}")
     try:
         recorded = read_recorded(scratch)
     except AnswersFileError as exc:

@@ -7,9 +7,9 @@ final state; else, under the repository's lock, build the branch in a scratch re
 remote or in the workspace repository's own branch), set the workspace repository's
 `fleetform/NAME` to the commit (never its work tree, index or checked-out branch) and, with
 `push`, push it once (`generator.fleet.campaign.push`). A commit a run without `--push` made
-for the same key (a look before pushing) is pushed as it is, without updating again. The ledger is rewritten after every
-repository; the whole run holds the campaign's (shard's) lock, so two runs of one ledger never
-interleave.
+for the same key (a look before pushing) is pushed as it is, without updating again. The
+ledger is rewritten after every repository; the whole run holds the campaign's (shard's)
+lock, so two runs of one ledger never interleave.
 """
 
 from __future__ import annotations
