@@ -79,6 +79,7 @@ from generator.parallel import in_parallel
 class HealOutcome(StrEnum):
     HEALED = "healed"
     IN_SYNC = "in sync"
+    UNCHANGED = "unchanged"  # it differs, but only by the owners' edits: heal keeps them
     WOULD_HEAL = "would heal"
     CONFLICTS = "conflicts"
     REFUSED = "refused"
@@ -273,7 +274,13 @@ def _heal(
     change, status = keep_owned(*scratch_changes(scratch, repo), owned, repo)
     written = tuple(path for _, path in status)
     if not written:
-        return HealResult(job.service, repo, HealOutcome.IN_SYNC, version, owned=changes.owned)
+        reason = (
+            "every difference from the render is an owners' edit since the last version"
+            " fleetform rendered: kept (drift --diff shows them)"
+        )
+        return HealResult(
+            job.service, repo, HealOutcome.UNCHANGED, version, owned=changes.owned, reason=reason
+        )
     if repository.uncommitted(repo) or repository.head(repo) != repository.head(scratch):
         raise UpdateFailedError(reason="the repository changed while it was being healed")
     apply(workspace, job.repo_name, repo, staging, change)

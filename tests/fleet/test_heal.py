@@ -205,6 +205,23 @@ def test_dry_run_lists_the_files_and_writes_nothing(fleet: Fleet) -> None:
     assert row(fleet.dry_run, CLEAN)[:3] == [CLEAN, "in", "sync"]
 
 
+def test_an_owners_edit_with_nothing_lost_is_kept_and_the_repository_unchanged(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    ws = tmp_path / "ws"
+    repo = ws / CLEAN
+    shutil.copytree(fleet.repo(CLEAN), repo, symlinks=True)
+    with (repo / DOCKERFILE).open("a") as dockerfile:
+        dockerfile.write("# ours\n")
+    commit_all(repo, "our line")
+    before = files_of(repo)
+    result = fleetform("heal", "-c", fleet.catalog, "-w", ws, CLEAN)
+    assert result.exit_code == 0, result.output
+    assert row(result, CLEAN)[:2] == [CLEAN, "unchanged"]
+    assert "every difference from the render is an owners' edit" in result.stdout
+    assert files_of(repo) == before and git(repo, "status", "--porcelain") == ""
+
+
 # ------------------------------------------------------------------ attacks
 
 
