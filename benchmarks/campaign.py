@@ -141,6 +141,7 @@ def peer(base: Path, services: list[str], catalog: Path) -> dict[str, float]:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]  # figures as they come
     services = int(os.environ.get("FLEETFORM_BENCH_N", "1000"))
     sample = int(os.environ.get("FLEETFORM_BENCH_PEER_SAMPLE", "20"))
     jobs = os.cpu_count() or 1
