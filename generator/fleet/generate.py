@@ -131,8 +131,10 @@ def generate(
     verified = Verified.load(options.root)
     key = answers_key(catalog.path, options.template.src, commit) if commit else None
     early: list[ServiceResult] = []
+    learned: dict[str, str] = {}  # inputs digests computed by this run, for the record
     for sid in services:
-        vouched = _vouched_for(verified, key, catalog.services[sid].repo, sid, options)
+        known = verified.known_inputs(key, sid)
+        vouched = _vouched_for(verified, known, catalog.services[sid].repo, sid, options)
         if vouched is not None:
             early.append(vouched)
             continue
@@ -144,6 +146,14 @@ def generate(
         globs = catalog_globs(catalog.services[sid])
         inputs = inputs_with_globs(inputs, globs)
         repo_name = catalog.services[sid].repo
+        if inputs is not None:
+            learned[sid] = inputs
+        # Computed, the same inputs the record holds for the repository (another fleetform
+        # build, an edit elsewhere in the catalog): still no file needs reading.
+        vouched = _vouched_for(verified, inputs, repo_name, sid, options)
+        if vouched is not None:
+            early.append(vouched)
+            continue
         if inputs is None or _recorded(options.root, repo_name) != inputs:
             # Answers recorded with these very inputs passed this very check when written.
             validate_answers(catalog, sid, answers)
@@ -164,8 +174,8 @@ def generate(
             progress,
             lost=lambda job, why: ServiceResult(job.service, job.repo, Outcome.FAILED, reason=why),
         )
-    if not options.dry_run and key is not None:
-        _remember(options.root, key, jobs, run.results)
+    if not options.dry_run and key is not None and (learned or jobs):
+        _remember(options.root, key, learned, jobs, run.results)
     return GenerateReport(
         results=sorted([*early, *run.results], key=lambda r: r.service),
         dry_run=options.dry_run,
@@ -199,12 +209,11 @@ def generate_one(job: _Job) -> ServiceResult:
 
 
 def _vouched_for(
-    verified: Verified, key: str | None, repo_name: str, service: str, options: GenerateOptions
+    verified: Verified, inputs: str | None, repo_name: str, service: str, options: GenerateOptions
 ) -> ServiceResult | None:
-    """Unchanged, decided before its answers are built or any worker starts: the workspace's
-    record (`generator.fleet.verified`) holds its inputs under this run's key and vouches
-    that no file of it changed since it was verified."""
-    inputs = verified.known_inputs(key, service)
+    """Unchanged, decided before any worker starts: the workspace's record
+    (`generator.fleet.verified`) vouches that the repository's manifest was written from
+    `inputs` and no file of it changed since it was verified."""
     if inputs is None or Workspace(options.root).journal(repo_name).exists():
         return None
     files = verified.unchanged(repo_name, inputs)
@@ -214,15 +223,21 @@ def _vouched_for(
     return ServiceResult(service, options.root / repo_name, Outcome.UNCHANGED, changes)
 
 
-def _remember(root: Path, key: str, jobs: Sequence[_Job], results: Sequence[ServiceResult]) -> None:
-    """Record the repositories this run left as fleetform writes them (verified again, by
-    content, before they are recorded) and forget the others."""
+def _remember(
+    root: Path,
+    key: str,
+    learned: dict[str, str],
+    jobs: Sequence[_Job],
+    results: Sequence[ServiceResult],
+) -> None:
+    """Record the inputs digests this run computed, and the repositories it left as
+    fleetform writes them (verified again, by content, first); forget the others."""
     repos = {job.service: job.repo_name for job in jobs}
     done = {Outcome.CREATED, Outcome.UPDATED, Outcome.UNCHANGED}
     record(
         root,
         key,
-        {job.service: job.inputs for job in jobs if job.inputs is not None},
+        learned,
         [repos[r.service] for r in results if r.outcome in done],
         dropped=[repos[r.service] for r in results if r.outcome not in done],
     )

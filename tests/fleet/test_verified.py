@@ -79,6 +79,20 @@ def test_a_recorded_repository_is_found_unchanged_without_reading_a_file_of_it(
     assert (ws / STATE_DIR / RECORD).is_file()
 
 
+def test_an_edit_elsewhere_in_the_catalog_still_reads_no_file_of_the_repository(
+    workspace: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Another service's description changes the catalog's key, not `api`'s inputs: its
+    answers are built again and match what the record holds."""
+    catalog, ws = workspace
+    text = catalog.read_text(encoding="utf-8")
+    edited = text.replace("    port: 3001\n", "    port: 3001\n    description: Edited.\n", 1)
+    assert edited != text
+    catalog.write_text(edited, encoding="utf-8")
+    opened = generate_traced(catalog, ws, tmp_path / "elsewhere.log")
+    assert not [path for path in opened if path.startswith(f"{ws / 'api'}/")], opened
+
+
 def test_an_edit_that_keeps_size_and_mtime_is_not_missed(
     workspace: tuple[Path, Path], run: Run
 ) -> None:
