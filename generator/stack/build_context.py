@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import tarfile
 from collections.abc import Iterator
@@ -21,11 +22,14 @@ from docker.utils.build import exclude_paths
 from generator.catalog.model import Runtime
 
 DOCKERFILE = "infrastructure/Dockerfile"
+# A digest pin of an image reference (`name:tag@sha256:...`, the catalog's base images).
+_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}")
 
 
 def base_images(dockerfile: str) -> list[str]:
     """The images a Dockerfile's FROM lines name, in order, without its own stages and
-    `scratch`. `ValueError` for a FROM that a build argument decides."""
+    `scratch`, and without digests (`without_digests`). `ValueError` for a FROM that a build
+    argument decides."""
     stages: set[str] = set()
     images: list[str] = []
     for instruction in _instructions(dockerfile):
@@ -35,7 +39,7 @@ def base_images(dockerfile: str) -> list[str]:
         args = [w for w in words[1:] if not w.startswith("--")]
         if not args:
             continue
-        image = args[0]
+        image = _DIGEST.sub("", args[0])
         earlier_stage = image.lower() in stages
         if len(args) >= 3 and args[1].lower() == "as":
             stages.add(args[2].lower())
@@ -46,6 +50,25 @@ def base_images(dockerfile: str) -> list[str]:
         if image not in images:
             images.append(image)
     return images
+
+
+def without_digests(context: Path, dockerfile: str = DOCKERFILE) -> None:
+    """Drop the digest pins of the FROM lines in the context's copy of the Dockerfile.
+
+    Its stand-in bases are local images, tagged by name: no digest names them, and the engine
+    would look for the pinned one in a registry. The repository's own Dockerfile keeps them.
+    """
+    path = context / dockerfile
+    if path.is_symlink() or not path.is_file():  # a link is the repository's: never written through
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text(
+        "".join(
+            _DIGEST.sub("", line) if line.lstrip().upper().startswith("FROM") else line
+            for line in lines
+        ),
+        encoding="utf-8",
+    )
 
 
 def _instructions(text: str) -> Iterator[str]:

@@ -28,6 +28,7 @@ from generator.stack.build_context import (
     base_images,
     build_context,
     tar_context,
+    without_digests,
 )
 from generator.stack.compose import ComposeProject
 from generator.stack.engine import (
@@ -180,6 +181,7 @@ def prepare_context(target: Target, images: ComposeImages) -> PreparedContext:
     except ValueError as exc:
         return PreparedContext(image=image, failure=f"{DOCKERFILE}: {exc}")
     build_context(target.repo, target.context)
+    without_digests(target.context)
     service = target.catalog.services[target.service]
     skeleton = add_skeleton(target.context, service.runtime, target.service, service.health.path)
     runtimes = [

@@ -21,7 +21,12 @@ import pytest
 from click.testing import Result
 
 from generator.catalog.model import Runtime
-from generator.stack.build_context import add_skeleton, base_images, build_context
+from generator.stack.build_context import (
+    add_skeleton,
+    base_images,
+    build_context,
+    without_digests,
+)
 from generator.stack.standin.context import FILES
 from tests.helpers import GOLDEN
 from tests.stack.live_setup import NODE_BASE
@@ -43,6 +48,37 @@ def test_base_images_are_the_from_images_without_stages() -> None:
     assert base_images(text) == ["a:1", "b:2"]
     with pytest.raises(ValueError, match=r"FROM \$\{BASE\}: a build argument decides"):
         base_images("ARG BASE=x\nFROM ${BASE}\n")
+
+
+def test_a_digest_pinned_base_is_built_from_its_stand_in_by_name(tmp_path: Path) -> None:
+    """A stand-in is a local image tagged by name: the scratch context's Dockerfile loses the
+    digests of its FROM lines (nothing else), the repository's keeps them, a link is left."""
+    digest = "@sha256:" + "ab" * 32
+    text = (
+        f"FROM python:3.12{digest} AS builder\n"
+        f'LABEL base="python:3.12{digest}"\n'
+        f"FROM python:3.12{digest}\n"
+    )
+    assert base_images(text) == ["python:3.12"]
+    repo, context = tmp_path / "repo", tmp_path / "context"
+    (repo / "infrastructure").mkdir(parents=True)
+    (repo / "infrastructure" / "Dockerfile").write_text(text, encoding="utf-8")
+    build_context(repo, context)
+    without_digests(context)
+    built = (context / "infrastructure" / "Dockerfile").read_text(encoding="utf-8")
+    assert built.splitlines() == [
+        "FROM python:3.12 AS builder",
+        f'LABEL base="python:3.12{digest}"',
+        "FROM python:3.12",
+    ]
+    assert (repo / "infrastructure" / "Dockerfile").read_text(encoding="utf-8") == text
+    outside = tmp_path / "outside"
+    outside.write_text(text, encoding="utf-8")
+    linked = tmp_path / "linked" / "infrastructure"
+    linked.mkdir(parents=True)
+    (linked / "Dockerfile").symlink_to(outside)
+    without_digests(tmp_path / "linked")
+    assert outside.read_text(encoding="utf-8") == text
 
 
 @pytest.fixture
