@@ -201,7 +201,7 @@ def _clone(
     cloned = git(
         staging, *_TRANSFER, "clone", "--quiet", "--no-local", "--no-recurse-submodules",
         "--origin", "origin",
-        "--", remote, str(partial),
+        "--", remote, str(partial.absolute()),  # git runs in `staging`: not relative to it
     )  # fmt: skip
     try:
         if cloned.returncode != 0:

@@ -70,6 +70,20 @@ def test_clone_clones_every_missing_repository_with_its_remote_as_origin(
     assert list((workspace / ".fleetform" / "stage").iterdir()) == []
 
 
+def test_clone_into_a_relative_workspace(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+
+    result = fleetform("clone", "-c", fleet.catalog, "-w", "ws", "-q")
+
+    assert result.exit_code == 0, result.output
+    for service in SERVICES:
+        assert git(tmp_path / "ws" / service, "rev-parse", "HEAD") == commit_of(
+            fleet.remotes[service], "main"
+        )
+
+
 def test_clone_fetches_a_present_repository_and_never_touches_its_work(
     fleet: Fleet, tmp_path: Path
 ) -> None:
