@@ -382,6 +382,33 @@ def test_a_refused_push_fails_the_repository_and_no_credential_reaches_the_ledge
     assert again.exit_code == 0 and remote_branch(fleet, ALPHA, "fleetform/denied")
 
 
+def test_a_workspace_branch_with_someone_elses_commit_or_checked_out_is_never_moved(
+    fleet: Fleet,
+) -> None:
+    repo = fleet.workspace / ALPHA
+    main = git(repo, "rev-parse", "main")
+    git(repo, "branch", "fleetform/mine", "main")  # the operator's own commit, by name
+    mine = campaign(fleet, "mine", "--push", ALPHA)
+    assert mine.exit_code == 1
+    assert f"the workspace repository's fleetform/mine holds {main[:12]}, a commit" in mine.stdout
+    assert git(repo, "rev-parse", "fleetform/mine") == main
+    assert remote_branch(fleet, ALPHA, "fleetform/mine") == ""
+    # fleetform's own branch, checked out by the operator: another key would move it (a
+    # ledger of its own, --shard 1/1, leaves the module's ledger as it is).
+    ours = git(repo, "rev-parse", BRANCH)
+    git(repo, "checkout", "-q", BRANCH)
+    try:
+        here = fleetform(
+            "campaign", "run", CAMPAIGN, "-c", fleet.catalog, "-w", fleet.workspace,
+            "--vcs-ref", TEMPLATE_TAG, "--push", "--shard", "1/1", ALPHA,
+        )  # fmt: skip
+    finally:
+        git(repo, "checkout", "-q", "main")
+    assert here.exit_code == 1
+    assert f"{BRANCH} is checked out in the workspace repository; not moved" in here.stdout
+    assert git(repo, "rev-parse", BRANCH) == ours == remote_branch(fleet, ALPHA)
+
+
 def test_a_link_on_the_remote_is_never_written_through(fleet: Fleet) -> None:
     """The remote's content is anyone's: a Makefile committed as a link out of the repository
     stays a link on the branch, and its target is never written (last: it moves ALPHA's main)."""

@@ -206,11 +206,12 @@ def adopt(repo: Path, scratch: Path, commit: str, base: str, campaign: str) -> b
     return parents == [base] and made_by_campaign(scratch, commit, campaign)
 
 
-def bring_back(repo: Path, scratch: Path, branch: str, commit: str, campaign: str) -> None:
-    """Set the workspace repository's `branch` to `commit`, unless that would drop a commit
-    someone made there or move the branch its work tree has checked out."""
+def check_local(repo: Path, branch: str, campaign: str, *, unless: str = "") -> None:
+    """Refused when moving the workspace repository's `branch` would drop a commit someone
+    made there, or move the branch its work tree has checked out; not when it is at
+    `unless` (the commit an earlier run made for the same key: it will not move)."""
     local = git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip()
-    if local == commit:
+    if local and local == unless:
         return
     name = branch.removeprefix("refs/heads/")
     if local and not made_by_campaign(repo, local, campaign):
@@ -220,6 +221,15 @@ def bring_back(repo: Path, scratch: Path, branch: str, commit: str, campaign: st
         )
     if git(repo, "symbolic-ref", "--quiet", "HEAD").stdout.strip() == branch:
         raise Refused(f"{name} is checked out in the workspace repository; not moved")
+
+
+def bring_back(repo: Path, scratch: Path, branch: str, commit: str, campaign: str) -> None:
+    """Set the workspace repository's `branch` to `commit`, unless that would drop a commit
+    someone made there or move the branch its work tree has checked out."""
+    if git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip() == commit:
+        return
+    check_local(repo, branch, campaign)
+    name = branch.removeprefix("refs/heads/")
     git(scratch, "update-ref", branch, commit, check=True)
     spec = f"+{branch}:{branch}"
     fetched = git(

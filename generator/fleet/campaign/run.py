@@ -35,6 +35,7 @@ from generator.fleet.campaign.branch import (
     branch_name,
     bring_back,
     build,
+    check_local,
     fetch,
     made_by_campaign,
     new_scratch,
@@ -334,6 +335,9 @@ def _campaign_one(
             f"{_branch(job)} on the remote holds {seen[:12]}, a commit fleetform did not"
             " make; not overwritten (merge or close that branch, then rerun)"
         )
+    # Before the update, which is the cost.
+    same = job.previous.commit if job.previous and job.previous.key == key_ else ""
+    check_local(job.repo, branch, job.options.name, unless=same)
     built = _made_before(job, scratch, base, key_) or build(scratch, base, job.target, job.answers)
     if not built.commit:
         reason = (
