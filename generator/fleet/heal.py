@@ -50,7 +50,6 @@ from generator.fleet.answers import Answers, service_answers
 from generator.fleet.apply import apply, recover, staged_files
 from generator.fleet.compare import FileChanges, compare
 from generator.fleet.confine import confined, kind, repository_dir
-from generator.fleet.copier_worker import rendering_recorded_versions
 from generator.fleet.manifest import MANIFEST, inputs_digest, manifest_for, rendered_files
 from generator.fleet.merge import mark_unmerged, merge_render, same_mode
 from generator.fleet.orphans import orphaned
@@ -62,7 +61,7 @@ from generator.fleet.ports_snapshot import (
     write_snapshot,
 )
 from generator.fleet.recorded import Recorded, read_recorded
-from generator.fleet.render import render_service
+from generator.fleet.render import render_service, rendering_recorded_versions
 from generator.fleet.scratch import changes as scratch_changes
 from generator.fleet.scratch import clone as scratch_copy
 from generator.fleet.template import (
