@@ -252,7 +252,9 @@ def test_an_invalid_edit_names_the_problem_at_its_place(bundled_copy: Path, run:
         f"{bundled_copy}: error: adding 'billing' would make the catalog invalid; nothing was"
         " written (positions below are in the edited text)"
     )
-    assert second.startswith(f"{bundled_copy}:365:18: error: services.billing.description:")
+    # The entry goes where the models' header comment is, its description on the next line.
+    line = before.decode().splitlines().index(MODELS_HEADER) + 2
+    assert second.startswith(f"{bundled_copy}:{line}:18: error: services.billing.description:")
     assert bundled_copy.read_bytes() == before
 
 
