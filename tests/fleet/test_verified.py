@@ -3,6 +3,7 @@ generate decided from `lstat` alone, and never an edit missed because of it."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -91,6 +92,25 @@ def test_an_edit_elsewhere_in_the_catalog_still_reads_no_file_of_the_repository(
     catalog.write_text(edited, encoding="utf-8")
     opened = generate_traced(catalog, ws, tmp_path / "elsewhere.log")
     assert not [path for path in opened if path.startswith(f"{ws / 'api'}/")], opened
+
+
+def test_a_record_naming_a_file_outside_the_repository_vouches_for_nothing(
+    workspace: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The record is the workspace's: a name in it that leaves the repository (`..`), even with
+    the true stat of the file it names, makes the repository get the full check."""
+    catalog, ws = workspace
+    outside = tmp_path / "outside"
+    outside.write_text("not the repository's\n", encoding="utf-8")
+    record_path = ws / STATE_DIR / RECORD
+    data = json.loads(record_path.read_text(encoding="utf-8"))
+    info = os.lstat(outside)
+    stat = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode]
+    data["repos"]["api"]["files"]["../../outside"] = stat
+    record_path.write_text(json.dumps(data), encoding="utf-8")
+    opened = generate_traced(catalog, ws, tmp_path / "tampered.log")
+    assert f"{ws / 'api'}/{MANIFEST}" in opened  # not vouched for: read and hashed
+    assert str(outside) not in opened
 
 
 def test_an_edit_that_keeps_size_and_mtime_is_not_missed(
