@@ -34,6 +34,7 @@ from generator.catalog.model import Catalog
 from generator.catalog.remotes import comparable
 from generator.catalog.selection import select_services
 from generator.errors import LockedError, UnsafePathError, WriteError
+from generator.fleet.campaign.shard import Shard, in_shard
 from generator.fleet.confine import kind, repository_dir
 from generator.fleet.workspace import Workspace
 from generator.git import configuration, forget, git
@@ -90,6 +91,9 @@ class CloneReport:
 class CloneOptions:
     root: Path
     jobs: int = 1
+    # The share `campaign run --shard` takes (the same stable split): a CI shard job clones
+    # only the repositories it works on, not the whole fleet.
+    shard: Shard | None = None
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,10 @@ def clone(
     options: CloneOptions,
     progress: Callable[[CloneResult], None] | None = None,
 ) -> CloneReport:
-    """Clone or fetch the repositories of the services named (else every generated one)."""
+    """Clone or fetch the repositories of the services named (else every generated one) of
+    the shard."""
     jobs = []
-    for sid in select_services(catalog, names):
+    for sid in in_shard(select_services(catalog, names), options.shard):
         service = catalog.services[sid]
         jobs.append(_Job(sid, options.root, service.repo, service.remote, service.default_branch))
     workspace = Workspace.open(options.root)  # one error before any repository is touched

@@ -254,7 +254,9 @@ def _campaign_jobs(shards: int) -> list[str]:
             "fleetform-$CI_NODE_INDEX-of-$CI_NODE_TOTAL" if shards > 1 else "fleetform-1-of-1"
         ),
         *_script(
-            'fleetform clone -c "$FLEETFORM_CATALOG" -w "$FLEETFORM_WORKSPACE"',
+            # Each job clones only its own shard's repositories (the same stable split).
+            'fleetform clone -c "$FLEETFORM_CATALOG" -w "$FLEETFORM_WORKSPACE"'
+            ' --shard "${CI_NODE_INDEX:-1}/${CI_NODE_TOTAL:-1}"',
             'fleetform campaign run "$CAMPAIGN" -c "$FLEETFORM_CATALOG" -w "$FLEETFORM_WORKSPACE"'
             ' --shard "${CI_NODE_INDEX:-1}/${CI_NODE_TOTAL:-1}" --push',
         ),

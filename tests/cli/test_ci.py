@@ -74,6 +74,11 @@ def test_every_example_catalog_gives_a_pipeline_gitlab_accepts(
     campaign = ci["campaign"]
     assert campaign["parallel"] == 3
     assert campaign["needs"] == ["plan"]
+    # Each shard job clones only its own share of the fleet, the one it then works on.
+    assert campaign["script"][-2] == (
+        'fleetform clone -c "$FLEETFORM_CATALOG" -w "$FLEETFORM_WORKSPACE"'
+        ' --shard "${CI_NODE_INDEX:-1}/${CI_NODE_TOTAL:-1}"'
+    )
     assert campaign["script"][-1] == (
         'fleetform campaign run "$CAMPAIGN" -c "$FLEETFORM_CATALOG" -w "$FLEETFORM_WORKSPACE"'
         ' --shard "${CI_NODE_INDEX:-1}/${CI_NODE_TOTAL:-1}" --push'

@@ -15,6 +15,7 @@ import jsonschema
 import pytest
 
 from generator.catalog.load import load_catalog
+from generator.fleet.campaign.shard import in_shard
 from tests.helpers import ROOT, SMALL_CATALOG, catalog_at, commit_all, fleetform, git
 from tests.remotes import catalog_with_remotes, commit_of, publish_workspace
 
@@ -68,6 +69,24 @@ def test_clone_clones_every_missing_repository_with_its_remote_as_origin(
         assert f"] {service}: cloned" in result.stderr
     assert "2 service(s): 2 cloned" in result.stdout
     assert list((workspace / ".fleetform" / "stage").iterdir()) == []
+
+
+def test_the_shards_clones_are_disjoint_and_cover_the_fleet(fleet: Fleet, tmp_path: Path) -> None:
+    """`clone --shard I/N` takes the share `campaign run --shard I/N` works on: a CI shard job
+    clones only its own repositories, and the N jobs together clone the fleet once."""
+    total = 4  # api falls in shard 2 and worker in shard 4: two shards hold none
+    cloned: dict[int, set[str]] = {}
+    for index in range(1, total + 1):
+        workspace = tmp_path / f"shard-{index}"
+        result = fleetform(
+            "clone", "-c", fleet.catalog, "-w", workspace, "--shard", f"{index}/{total}", "-q"
+        )
+        assert result.exit_code == 0, result.output
+        cloned[index] = {s for s in SERVICES if (workspace / s / ".git").is_dir()}
+        assert cloned[index] == set(in_shard(SERVICES, (index, total)))
+        assert f"{len(cloned[index])} service(s)" in result.stdout
+    assert sorted(s for share in cloned.values() for s in share) == sorted(SERVICES)
+    assert [index for index, share in cloned.items() if share] == [2, 4]
 
 
 def test_clone_into_a_relative_workspace(
