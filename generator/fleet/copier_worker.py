@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from copier._jinja_ext import get_yield_context
 from copier._main import Worker
 from copier._subproject import Subproject
 from copier._template import Template
@@ -37,6 +38,8 @@ from generator.fleet.render import renders_recorded_versions
 from generator.git import git
 
 _LOCK = threading.Lock()
+# For git in repositories fleetform makes and throws away: no automatic maintenance or gc.
+_NO_MAINTENANCE = ("-c", "maintenance.auto=false", "-c", "gc.auto=0")
 _TEMPLATES: dict[tuple[str, str | None, bool], Template] = {}
 _ENVIRONMENTS: dict[tuple[str, str | None], Any] = {}
 # Template identity (see `generator.fleet.template.repository_identity`) -> local clone.
@@ -168,6 +171,43 @@ class FleetWorker(Worker):
         # own method is a no-op after asking git (one process per file) to find that out.
         return None
 
+    @property
+    def answers_relpath(self) -> Path:
+        # Copier renders the answers file's name for every part of every path it renders
+        # (~170 times a render), building the whole render context each time; a name with no
+        # Jinja in it renders to itself.
+        path = str(self.answers_file or self.template.answers_relpath)
+        if self._is_plain(path):
+            return Path(path)
+        return super().answers_relpath
+
+    def _render_string(self, string: str, extra_context: Any = None) -> str:
+        # Most path parts (`infrastructure`, `Makefile`) hold no Jinja: rendering one builds
+        # the render context (every answer, twice) to give back the same text. What a
+        # compile would do first is kept: Copier's yield extension forgets any `yield` tag.
+        if self._is_plain(string):
+            context = get_yield_context(self.jinja_env)
+            context.yield_name, context.yield_iterable = None, None
+            return string
+        result: str = super()._render_string(string, extra_context)
+        return result
+
+    def _is_plain(self, text: str) -> bool:
+        """Whether Jinja renders `text` to itself: no delimiter of the environment, no
+        newline (Jinja normalises and strips them), and no extension of the template's
+        (one could preprocess any text; Copier's own two do not)."""
+        if self.template.jinja_extensions or "\n" in text or "\r" in text:
+            return False
+        env = self.jinja_env
+        markers = (
+            env.block_start_string,
+            env.variable_start_string,
+            env.comment_start_string,
+            env.line_statement_prefix,
+            env.line_comment_prefix,
+        )
+        return not any(marker and marker in text for marker in markers)
+
 
 class UpdateWorker(FleetWorker):
     """`copier update` with the shared clones and environments of FleetWorker.
@@ -214,9 +254,12 @@ class UpdateWorker(FleetWorker):
         self._git_commit()
 
     def _git_commit(self, message: str = "dumb commit") -> None:
+        # These throwaway repositories live for one update: no `git maintenance run --auto`
+        # after each commit (three per update).
         get_git()(
-            "commit", "--quiet", "--allow-empty", "--no-gpg-sign", "--no-verify", "-am", message
-        )
+            *_NO_MAINTENANCE,
+            "commit", "--quiet", "--allow-empty", "--no-gpg-sign", "--no-verify", "-am", message,
+        )  # fmt: skip
 
     @functools.cached_property
     def subproject(self) -> Subproject:

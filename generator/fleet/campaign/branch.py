@@ -32,6 +32,10 @@ from generator.git import git, git_bytes, hardened_environment
 AUTHOR = ("fleetform", "fleetform@noreply.invalid")
 TRAILER = "Fleetform-Campaign"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# No `git maintenance run --auto` after a fetch: the scratch repository lives for one
+# repository's campaign, and in the workspace repository (someone's) fleetform starts no gc,
+# as `fleetform clone` does not (`generator.fleet.clone`).
+_NO_MAINTENANCE = ("-c", "maintenance.auto=false", "-c", "gc.auto=0")
 
 
 class Refused(Exception):  # noqa: N818 (an outcome, raised only inside this package)
@@ -75,7 +79,10 @@ def new_scratch(path: Path) -> Path:
 def fetch(scratch: Path, url: str, refs: Sequence[str]) -> dict[str, str]:
     """Fetch `refs` (full names) from `url` into scratch's `refs/remotes/origin/`; their ids."""
     specs = [f"+{ref}:refs/remotes/origin/{ref.removeprefix('refs/heads/')}" for ref in refs]
-    fetched = git(scratch, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", url, *specs)
+    fetched = git(
+        scratch, *_NO_MAINTENANCE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+        url, *specs,
+    )  # fmt: skip
     if fetched.returncode != 0:
         raise UpdateFailedError(reason=f"git fetch {url}: {fetched.stderr.strip()}")
     ids = {}
@@ -233,8 +240,9 @@ def bring_back(repo: Path, scratch: Path, branch: str, commit: str, campaign: st
     git(scratch, "update-ref", branch, commit, check=True)
     spec = f"+{branch}:{branch}"
     fetched = git(
-        repo, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", str(scratch), spec
-    )
+        repo, *_NO_MAINTENANCE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
+        str(scratch), spec,
+    )  # fmt: skip
     if fetched.returncode != 0:
         raise UpdateFailedError(reason=f"git fetch into the workspace repository: {fetched.stderr}")
     # The repository's own configuration (url.*.insteadOf) could have fetched from elsewhere.
