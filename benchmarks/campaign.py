@@ -5,7 +5,8 @@ Measured in one run (N from FLEETFORM_BENCH_N, default 1,000; 2 cores):
   `fleetform campaign run NAME --push` bringing every repository from template v1.0.0 to
   v2.0.0 (fetch, branch, copier update, commit, push with merge-request push options);
 - the shards: the same campaign again from the same remotes, as 4 CI jobs would run it one
-  after another here: each job clones the fleet and runs `--shard I/4 --push`;
+  after another here: each job clones its share (`clone --shard I/4`) and runs
+  `campaign run --shard I/4 --push`;
 - the peer: what a person's script does per repository, over a sample
   (FLEETFORM_BENCH_PEER_SAMPLE, default 20): `git clone && copier update && git commit &&
   git push`, one repository after another.
@@ -107,10 +108,11 @@ def reset_remotes(base: Path) -> None:
 def campaign(base: Path, catalog: Path, jobs: int, name: str) -> tuple[float, float]:
     """Clone the whole fleet into a new workspace, then run the campaign: both wall times."""
     workspace = base / name
-    clone = fleetform("clone", "-c", catalog, "-w", workspace, "--jobs", jobs, "-q")
-    args: Sequence[str | Path] = ("-c", catalog, "-w", workspace, "--jobs", jobs, "--push", "-q")
     shard = name.removeprefix("shard-")
+    # A shard job clones only its own share (`clone --shard`, as the ci pipeline's jobs do).
     extra = ["--shard", shard.replace("-of-", "/")] if shard != name else []
+    clone = fleetform("clone", "-c", catalog, "-w", workspace, "--jobs", jobs, "-q", *extra)
+    args: Sequence[str | Path] = ("-c", catalog, "-w", workspace, "--jobs", jobs, "--push", "-q")
     total = fleetform("campaign", "run", CAMPAIGN, *args, *extra)
     shutil.rmtree(workspace)
     return clone, total
