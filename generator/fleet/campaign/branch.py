@@ -71,8 +71,9 @@ def new_scratch(path: Path) -> Path:
     made = git(path.parent, "init", "--quiet", "--template=", str(path))
     if made.returncode != 0:
         raise UpdateFailedError(reason=f"git init: {made.stderr.strip()}")
-    for key, value in (("user.name", AUTHOR[0]), ("user.email", AUTHOR[1])):
-        git(path, "config", key, value)  # Copier's own commits in its temporary clones
+    # No identity configured: nothing commits in it but `_commit`, which names fleetform's
+    # in the environment, and Copier's commits are in repositories of its own (old_copy,
+    # new_copy) under the identity Copier sets in theirs (`copier._vcs.get_git`).
     return path
 
 
