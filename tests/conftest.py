@@ -32,7 +32,12 @@ _NOT_TEMPLATE = shutil.ignore_patterns(
 _ENGINE_FIXTURES = frozenset({"engine", "clean_engine"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+# A wrapper, so the marks are on the items before any plugin's own hook runs: xdist's worker
+# hook reads them to put `@group` on the node ids, which is what its scheduler groups by.
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Iterator[None]:
     """Groups for `pytest -n N --dist loadgroup` (what `make test` runs): the engine tests form
     one group, every other module its own, so a module's fixtures are built once, on one worker.
     Without xdist the marks change nothing."""
@@ -44,6 +49,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             else item.nodeid.split("::")[0]
         )
         item.add_marker(pytest.mark.xdist_group(group))
+    yield
+    # In an xdist worker under loadgroup every node id now ends in `@group`; if a pytest or
+    # xdist release stops that, the engine tests would run on two workers at once: stop here.
+    if getattr(config.option, "loadgroup", False) and items and "@" not in items[0].nodeid:
+        raise pytest.UsageError(
+            "pytest-xdist did not apply the xdist_group marks (node ids carry no @group):"
+            " see the pytest pin in pyproject.toml"
+        )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
