@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
 
-from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
-    default_catalog,
     exit_for,
+    format_option,
+    format_option_of,
     jobs_option,
+    opened_catalog,
     quiet_option,
     services_argument,
+    shard_option,
+    vcs_ref_option,
+    with_progress,
     workspace_option,
 )
 
@@ -30,9 +35,9 @@ def campaign_group() -> None:
 @catalog_option
 @workspace_option()
 @services_argument
-@click.option("--vcs-ref", default=None, help="Template ref to bring (default: the catalog's).")
+@vcs_ref_option("Template ref to bring (default: the catalog's).")
 @click.option("--push", is_flag=True, help="Push each branch with merge-request push options.")
-@click.option("--shard", default=None, metavar="I/N", help="Only the I-th of N stable shares.")
+@shard_option()
 @click.option(
     "--limit",
     type=click.IntRange(min=1),
@@ -40,14 +45,7 @@ def campaign_group() -> None:
     help="Stop after K merge requests (commits without --push): a canary wave.",
 )
 @jobs_option()
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output for people or for machines.",
-)
+@format_option
 @quiet_option
 @click.pass_context
 def run_command(
@@ -67,14 +65,12 @@ def run_command(
     """Bring every repository (or SERVICES) of the workspace to the template ref with the
     catalog's answers on the branch fleetform/NAME: one commit each, pushed with --push;
     a rerun skips what is done and redoes the rest."""
-    from generator.catalog.selection import select_services
     from generator.fleet.campaign.report import run_json, run_summary
     from generator.fleet.campaign.run import CampaignOptions, run_campaign
-    from generator.fleet.campaign.shard import in_shard, parse_shard
-    from generator.fleet.report import ProgressLine
+    from generator.fleet.campaign.shard import parse_shard
     from generator.fleet.template import catalog_template
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     template = catalog_template(catalog)
     share = parse_shard(shard) if shard else None
     options = CampaignOptions(
@@ -86,12 +82,8 @@ def run_command(
         limit=limit,
         jobs=jobs,
     )
-    total = len(in_shard(select_services(catalog, services), share))
-    progress = ProgressLine(total=total, quiet=quiet)
-    try:
-        report = run_campaign(catalog, services, options, progress=progress.step)
-    finally:
-        progress.close()
+    run = partial(run_campaign, catalog, services, options)
+    report = with_progress(catalog, services, run, quiet=quiet, share=share)
     click.echo((run_json if output_format == "json" else run_summary)(report), nl=False)
     exit_for(ctx, report.ok, interrupted=report.interrupted)
 
@@ -106,14 +98,7 @@ def run_command(
     type=click.Path(path_type=Path, dir_okay=False),
     help="A ledger file to merge (repeat; default: every ledger of NAME in the workspace).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json", "markdown"]),
-    default="table",
-    show_default=True,
-    help="markdown: what a CI report job posts.",
-)
+@format_option_of("table", "json", "markdown", text="markdown: what a CI report job posts.")
 @click.pass_context
 def status_command(
     ctx: click.Context,

@@ -7,15 +7,16 @@ from pathlib import Path
 import click
 
 from generator.catalog.ports import allocate, port_table
-from generator.catalog.validation import open_catalog, validate
+from generator.catalog.validation import validate
 from generator.cli.group import FleetformGroup, cli
 from generator.cli.options import (
     CheckedAgainst,
     catalog_option,
     check_catalog_option,
     checked_against,
-    default_catalog,
     format_option,
+    format_option_of,
+    opened_catalog,
     report_problems,
 )
 from generator.fleet.ports_snapshot import check_snapshot
@@ -76,16 +77,14 @@ def ports_check_command(
 @catalog_option
 def ports_allocate_command(group: str, catalog_path: Path | None) -> None:
     """Print the lowest free port of GROUP's range."""
-    opened = open_catalog(catalog_path or default_catalog())
-    click.echo(allocate(opened.catalog, group))
+    click.echo(allocate(opened_catalog(catalog_path), group))
 
 
 @ports_group.command("table")
 @catalog_option
 def ports_table_command(catalog_path: Path | None) -> None:
     """Print PORT_ALLOCATION.md for the catalog."""
-    opened = open_catalog(catalog_path or default_catalog())
-    click.echo(port_table(opened.catalog), nl=False)
+    click.echo(port_table(opened_catalog(catalog_path)), nl=False)
 
 
 @cli.command("answers")
@@ -98,19 +97,16 @@ def answers_command(service: str, catalog_path: Path | None) -> None:
     """
     from generator.fleet.answers import answers_yaml, service_answers
 
-    opened = open_catalog(catalog_path or default_catalog())
-    click.echo(answers_yaml(service_answers(opened.catalog, service)), nl=False)
+    click.echo(answers_yaml(service_answers(opened_catalog(catalog_path), service)), nl=False)
 
 
 @cli.command("graph")
 @catalog_option
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["mermaid", "dot", "json"]),
-    default="mermaid",
-    show_default=True,
-    help="Mermaid (for Markdown), Graphviz DOT, or JSON (schemas/graph.schema.json).",
+@format_option_of(
+    "mermaid",
+    "dot",
+    "json",
+    text="Mermaid (for Markdown), Graphviz DOT, or JSON (schemas/graph.schema.json).",
 )
 def graph_command(catalog_path: Path | None, output_format: str) -> None:
     """Print the dependency graph: clusters as subgraphs, dependant -> dependency.
@@ -119,5 +115,4 @@ def graph_command(catalog_path: Path | None, output_format: str) -> None:
     """
     from generator.catalog.diagram import render_graph
 
-    opened = open_catalog(catalog_path or default_catalog())
-    click.echo(render_graph(opened.catalog, output_format), nl=False)
+    click.echo(render_graph(opened_catalog(catalog_path), output_format), nl=False)

@@ -8,17 +8,13 @@ import click
 
 from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
+from generator.cli.options import catalog_option_with, output_option
 from generator.fleet.pipeline import MAX_SHARDS
 
 
 @cli.command("ci")
-@click.option(
-    "-c",
-    "--catalog",
-    "catalog_path",
-    type=click.Path(path_type=Path, dir_okay=True),
-    default=None,
-    help="Catalog file, inside the repository the pipeline is for (default: ./catalog.yaml).",
+@catalog_option_with(
+    "Catalog file, inside the repository the pipeline is for (default: ./catalog.yaml)."
 )
 @click.option(
     "--shards",
@@ -35,13 +31,7 @@ from generator.fleet.pipeline import MAX_SHARDS
     help="What each job pip-installs (default: fleetform from the catalog's template at its"
     " ref; empty: the fleetform on the image's PATH).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write the pipeline here (atomically), at the repository's root; default: print it.",
-)
+@output_option("Write the pipeline here (atomically), at the repository's root; default: print it.")
 @click.option(
     "--force",
     is_flag=True,

@@ -2,34 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 from generator.catalog.model import Runtime, Tier
-from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
-    default_catalog,
+    catalog_option_with,
+    diff_option,
+    dry_run_option,
     exit_for,
     format_option,
     jobs_option,
+    opened_catalog,
     out_option,
     quiet_option,
     services_argument,
+    vcs_ref_option,
+    with_progress,
     workspace_option,
 )
 from generator.problems import as_text
 
 if TYPE_CHECKING:
-    from generator.catalog.model import Catalog
     from generator.fleet.new import NewService, NewServiceResult
-
-ResultT = TypeVar("ResultT")
 
 
 @cli.command("generate")
@@ -41,8 +41,8 @@ ResultT = TypeVar("ResultT")
 @out_option()
 @services_argument
 @jobs_option("Services rendered in parallel (default: the number of cores).")
-@click.option("--dry-run", is_flag=True, help="Write nothing; list what would change.")
-@click.option("--diff", is_flag=True, help="With --dry-run: print unified diffs.")
+@dry_run_option("Write nothing; list what would change.")
+@diff_option("With --dry-run: print unified diffs.")
 @click.option(
     "--backup",
     is_flag=True,
@@ -76,7 +76,7 @@ def generate_command(
     from generator.fleet.report import generate_json, generate_summary
     from generator.fleet.template import catalog_template
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     options = GenerateOptions(
         root=root,
         template=catalog_template(catalog),
@@ -123,23 +123,13 @@ def generate_command(
 @click.option("--gpu", type=int, default=None, help="GPUs per replica (default: 1 for model).")
 @click.option("--image", default=None, help="What an image service runs, e.g. nginx:1.27.")
 @click.option("--repo", default=None, help="Its repository in the workspace (default: SERVICE).")
-@click.option(
-    "-c",
-    "--catalog",
-    "catalog_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("catalog.yaml"),
-    show_default=True,
-    help="The catalog to edit (never the bundled one).",
+@catalog_option_with(
+    "The catalog to edit (never the bundled one).", default=Path("catalog.yaml"), dir_okay=False
 )
 @workspace_option("Render into its repository (`repo:`) under this workspace root.", required=False)
 @out_option("Preview: render into OUT/<repo> instead.")
 @click.option("--no-render", is_flag=True, help="Only add the service to the catalog.")
-@click.option(
-    "--dry-run",
-    is_flag=True,
-    help="Write nothing: print the catalog's edit and the files the render would create.",
-)
+@dry_run_option("Write nothing: print the catalog's edit and the files the render would create.")
 @click.pass_context
 def new_command(
     ctx: click.Context,
@@ -225,11 +215,9 @@ def _print_new(
 @catalog_option
 @workspace_option()
 @services_argument
-@click.option("--vcs-ref", default=None, help="Template ref to update to (default: the catalog's).")
+@vcs_ref_option("Template ref to update to (default: the catalog's).")
 @jobs_option()
-@click.option(
-    "--dry-run", is_flag=True, help="Write nothing; list the repositories that would update."
-)
+@dry_run_option("Write nothing; list the repositories that would update.")
 @format_option
 @quiet_option
 @click.pass_context
@@ -250,7 +238,7 @@ def update_command(
     from generator.fleet.template import catalog_template
     from generator.fleet.update import UpdateOptions, update
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     template = catalog_template(catalog)
     options = UpdateOptions(
         root=workspace,
@@ -270,7 +258,7 @@ def update_command(
 @workspace_option()
 @services_argument
 @jobs_option()
-@click.option("--diff", is_flag=True, help="Print a unified diff of every differing file.")
+@diff_option("Print a unified diff of every differing file.")
 @format_option
 @quiet_option
 @click.pass_context
@@ -290,24 +278,10 @@ def drift_command(
     from generator.fleet.report import drift_json, drift_summary
     from generator.fleet.template import catalog_template
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     options = DriftOptions(root=workspace, template=catalog_template(catalog), jobs=jobs, diff=diff)
     report = with_progress(
         catalog, services, partial(drift, catalog, services, options), quiet=quiet
     )
     click.echo((drift_json if output_format == "json" else drift_summary)(report), nl=False)
     exit_for(ctx, report.ok, interrupted=report.interrupted)
-
-
-def with_progress(
-    catalog: Catalog, services: Sequence[str], run: Callable[..., ResultT], *, quiet: bool
-) -> ResultT:
-    """Run a fleet command with its progress on stderr: `run(progress=step)`."""
-    from generator.catalog.selection import select_services
-    from generator.fleet.report import ProgressLine
-
-    progress = ProgressLine(total=len(select_services(catalog, services)), quiet=quiet)
-    try:
-        return run(progress=progress.step)
-    finally:
-        progress.close()

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import click
 
-from generator.catalog.validation import open_catalog
-from generator.cli.fleet import with_progress
 from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
-    default_catalog,
+    dry_run_option,
     exit_for,
     format_option,
     jobs_option,
+    opened_catalog,
     quiet_option,
     services_argument,
+    with_progress,
     workspace_option,
 )
 
@@ -28,7 +28,7 @@ from generator.cli.options import (
 @workspace_option()
 @services_argument
 @jobs_option()
-@click.option("--dry-run", is_flag=True, help="Write nothing; list the files heal would write.")
+@dry_run_option("Write nothing; list the files heal would write.")
 @format_option
 @quiet_option
 @click.pass_context
@@ -49,7 +49,7 @@ def heal_command(
     from generator.fleet.report import heal_json, heal_summary
     from generator.fleet.template import catalog_template
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     options = HealOptions(
         root=workspace, template=catalog_template(catalog), jobs=jobs, dry_run=dry_run
     )

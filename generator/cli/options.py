@@ -6,16 +6,22 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from generator.catalog.validation import open_catalog
 from generator.errors import INTERRUPTED_BASE, ExitCode, UsageError
 from generator.fleet.ports_snapshot import SNAPSHOT
 from generator.problems import Problem, Severity, as_json, as_text, summary
 from generator.resources import BUNDLED_CATALOG, TEMPLATE_ROOT, running_from_checkout
 
+if TYPE_CHECKING:
+    from generator.catalog.model import Catalog
+    from generator.fleet.campaign.shard import Shard
+
 F = TypeVar("F", bound=Callable[..., Any])
+ResultT = TypeVar("ResultT")
 
 
 def default_catalog() -> Path:
@@ -58,34 +64,51 @@ def in_fleetform_checkout(where: Path) -> bool:
     return where.resolve().is_relative_to(TEMPLATE_ROOT.resolve())
 
 
-catalog_option = click.option(
-    "-c",
-    "--catalog",
-    "catalog_path",
-    type=click.Path(path_type=Path, dir_okay=True),
-    default=None,
-    help="Catalog file (default: ./catalog.yaml, else the bundled one).",
+def catalog_option_with(
+    text: str, *, default: Path | None = None, dir_okay: bool = True
+) -> Callable[[F], F]:
+    """`-c/--catalog` into `catalog_path`; `text` says where the default comes from."""
+    return click.option(
+        "-c",
+        "--catalog",
+        "catalog_path",
+        type=click.Path(path_type=Path, dir_okay=dir_okay),
+        default=default,
+        show_default=None if default is None else True,
+        help=text,
+    )
+
+
+catalog_option = catalog_option_with(
+    "Catalog file (default: ./catalog.yaml, else the bundled one)."
 )
-check_catalog_option = click.option(
-    "-c",
-    "--catalog",
-    "catalog_path",
-    type=click.Path(path_type=Path, dir_okay=True),
-    default=None,
-    help=(
-        "Catalog file (default: ./catalog.yaml, else the port snapshot"
-        f" ./{SNAPSHOT} of a generated repository; the bundled demo catalog only inside"
-        " fleetform's own checkout)."
-    ),
+check_catalog_option = catalog_option_with(
+    "Catalog file (default: ./catalog.yaml, else the port snapshot"
+    f" ./{SNAPSHOT} of a generated repository; the bundled demo catalog only inside"
+    " fleetform's own checkout)."
 )
-format_option = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output for people or for machines.",
-)
+
+
+def opened_catalog(catalog_path: Path | None) -> Catalog:
+    """The catalog `-c` names, else the default one (`default_catalog`)."""
+    return open_catalog(catalog_path or default_catalog()).catalog
+
+
+def format_option_of(
+    *choices: str, text: str = "Output for people or for machines."
+) -> Callable[[F], F]:
+    """`--format` into `output_format`: one of `choices`, the first the default."""
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help=text,
+    )
+
+
+format_option = format_option_of("text", "json")
 
 project_option = click.option(
     "--project",
@@ -94,6 +117,7 @@ project_option = click.option(
 )
 
 services_argument = click.argument("services", nargs=-1)
+profile_argument = click.argument("profile")
 quiet_option = click.option(
     "-q", "--quiet", is_flag=True, help="Only the summary: no line per repository as it finishes."
 )
@@ -119,6 +143,35 @@ def out_option(
 ) -> Callable[[F], F]:
     return click.option(
         "-o", "--out", type=click.Path(path_type=Path, file_okay=False), default=None, help=text
+    )
+
+
+def output_option(text: str) -> Callable[[F], F]:
+    """`-o/--output`: the one file a command writes (default: it prints)."""
+    return click.option(
+        "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), default=None, help=text
+    )
+
+
+def shard_option(text: str = "Only the I-th of N stable shares.") -> Callable[[F], F]:
+    return click.option("--shard", default=None, metavar="I/N", help=text)
+
+
+def vcs_ref_option(text: str) -> Callable[[F], F]:
+    return click.option("--vcs-ref", default=None, help=text)
+
+
+def dry_run_option(text: str) -> Callable[[F], F]:
+    return click.option("--dry-run", is_flag=True, help=text)
+
+
+def diff_option(text: str) -> Callable[[F], F]:
+    return click.option("--diff", is_flag=True, help=text)
+
+
+def wait_timeout_option(text: str) -> Callable[[F], F]:
+    return click.option(
+        "--wait-timeout", type=click.FloatRange(min=1), default=300, show_default=True, help=text
     )
 
 
@@ -156,3 +209,25 @@ def report_problems(
         click.echo(as_text(problems), nl=False)
         click.echo(summary(problems, subject), err=True)
     exit_for(ctx, not any(p.severity is Severity.ERROR for p in problems))
+
+
+def with_progress(
+    catalog: Catalog,
+    services: Sequence[str],
+    run: Callable[..., ResultT],
+    *,
+    quiet: bool,
+    share: Shard | None = None,
+) -> ResultT:
+    """Run a fleet command with its progress on stderr: `run(progress=step)`, counting the
+    repositories it works on (with `share`, the shard's, not the fleet's)."""
+    from generator.catalog.selection import select_services
+    from generator.fleet.campaign.shard import in_shard
+    from generator.fleet.report import ProgressLine
+
+    total = len(in_shard(select_services(catalog, services), share))
+    progress = ProgressLine(total=total, quiet=quiet)
+    try:
+        return run(progress=progress.step)
+    finally:
+        progress.close()

@@ -6,29 +6,31 @@ from pathlib import Path
 
 import click
 
-from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
-from generator.cli.options import catalog_option, default_catalog, exit_for, project_option
+from generator.cli.options import (
+    catalog_option,
+    exit_for,
+    format_option_of,
+    opened_catalog,
+    output_option,
+    profile_argument,
+    project_option,
+    wait_timeout_option,
+)
 from generator.errors import ExitCode
 
 
 # ---- orchestrate, graph: the platform-wide compose file and the dependency graph
 @cli.command("orchestrate")
 @catalog_option
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write the compose file here (atomically) instead of printing it.",
-)
+@output_option("Write the compose file here (atomically) instead of printing it.")
 def orchestrate_command(catalog_path: Path | None, output: Path | None) -> None:
     """Print (or write) docker-compose.orchestrate.yml: the whole catalog, core always on,
     every other service under the compose profiles of the catalog profiles that need it."""
     from generator.files import write_atomically
     from generator.stack.orchestrate import orchestrate_yaml
 
-    text = orchestrate_yaml(open_catalog(catalog_path or default_catalog()).catalog)
+    text = orchestrate_yaml(opened_catalog(catalog_path))
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -37,14 +39,8 @@ def orchestrate_command(catalog_path: Path | None, output: Path | None) -> None:
 
 @cli.command("up")
 @catalog_option
-@click.argument("profile")
-@click.option(
-    "--wait-timeout",
-    type=click.FloatRange(min=1),
-    default=300,
-    show_default=True,
-    help="Seconds to wait, in all, for the profile's services to be healthy.",
-)
+@profile_argument
+@wait_timeout_option("Seconds to wait, in all, for the profile's services to be healthy.")
 @project_option
 @click.pass_context
 def up_command(
@@ -64,7 +60,7 @@ def up_command(
     from generator.stack.report import up_report
     from generator.stack.up import UpOptions, stack_services, up
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     stack_services(catalog, profile)  # an unknown profile is bad usage, engine or not
     options = UpOptions(profile=profile, project=project or catalog.name, wait_timeout=wait_timeout)
     result = up(catalog, options, connect(), emit=lambda event: click.echo(str(event), err=True))
@@ -74,7 +70,7 @@ def up_command(
 
 @cli.command("down")
 @catalog_option
-@click.argument("profile")
+@profile_argument
 @project_option
 @click.pass_context
 def down_command(
@@ -90,7 +86,7 @@ def down_command(
     from generator.stack.report import down_report
     from generator.stack.up import stack_services
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     stack_services(catalog, profile)
     result = down(catalog, profile, project or catalog.name, connect())
     click.echo(down_report(result), nl=False)
@@ -106,14 +102,7 @@ def down_command(
     help="Cover PROFILE's services (default: the core cluster, what runs, and their needs).",
 )
 @click.option("--watch", is_flag=True, help="Refresh every 2 s until Ctrl-C.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="Output for people or for machines.",
-)
+@format_option_of("table", "json")
 @click.option(
     "--loop-restarts",
     type=click.IntRange(min=1),
@@ -148,7 +137,7 @@ def status_command(
     from generator.stack.report import matrix_json, matrix_table
     from generator.stack.status import health_matrix
 
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     if profile is not None:
         profile_services(catalog, profile)
     client = connect()

@@ -6,16 +6,16 @@ from pathlib import Path
 
 import click
 
-from generator.catalog.validation import open_catalog
 from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
-    default_catalog,
     exit_for,
     format_option,
+    opened_catalog,
     out_option,
     quiet_option,
     report_problems,
+    wait_timeout_option,
     workspace_option,
 )
 
@@ -37,12 +37,8 @@ from generator.cli.options import (
     required=False,
 )
 @out_option("--live: render into OUT/<repo> first, as generate -o does.")
-@click.option(
-    "--wait-timeout",
-    type=click.FloatRange(min=1),
-    default=300,
-    show_default=True,
-    help="--live: seconds per service for docker-compose up and its container to be healthy.",
+@wait_timeout_option(
+    "--live: seconds per service for docker-compose up and its container to be healthy."
 )
 @quiet_option
 @click.pass_context
@@ -101,7 +97,7 @@ def _verify_live(
     ctx.meta["format"] = output_format
     if workspace and out:
         raise click.UsageError("give either --workspace or --out, not both")
-    catalog = open_catalog(catalog_path or default_catalog()).catalog
+    catalog = opened_catalog(catalog_path)
     options = LiveOptions(workspace=workspace, out=out, wait_timeout=wait_timeout)
     preflight(catalog, services, options)  # bad input is exit 2, engine or not
     result = verify_live(
