@@ -3,6 +3,7 @@
 | module | what it owns |
 | --- | --- |
 | `schema` | the catalog's JSON Schema and its errors, told at their place in the file |
+| `fastschema` | a schema compiled to a yes/no check: passes a valid catalog without jsonschema |
 | `load` | read catalog.yaml, collect every schema problem, model what the schema accepted |
 | `model` | the catalog as frozen dataclasses (services, groups, ports, tiers, profiles) |
 | `text` | what catalog text may hold: the free-text rule (shared with the answers), repo paths |

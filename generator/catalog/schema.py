@@ -13,11 +13,9 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
-
+from generator.catalog.fastschema import Check, compile_schema
 from generator.catalog.text import (
     CHARACTERS,
     REPO_PATTERN,
@@ -31,36 +29,63 @@ from generator.problems import Location, Problem, show
 from generator.resources import SCHEMA_DIR
 from generator.yamlfile import YamlDocument, locate
 
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+
+
+# jsonschema is imported inside the functions that use it: a valid catalog is passed by
+# `generator.catalog.fastschema` alone, and importing jsonschema costs a tenth of a second
+# that a generate with nothing to do would otherwise pay on every run.
+
 
 @cache
-def load_schema(name: str) -> dict[str, Any]:
-    """A bundled schema by file name, checked once to be a valid Draft 2020-12 schema."""
+def _read_schema(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
     return schema
 
 
 @cache
-def schema_validator(name: str) -> Any:
-    """A validator over the schema with its local `$ref`s inlined.
+def load_schema(name: str) -> dict[str, Any]:
+    """A bundled schema by file name, checked once to be a valid Draft 2020-12 schema."""
+    from jsonschema import Draft202012Validator
+
+    schema = _read_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def _inlined(schema: dict[str, Any]) -> Any:
+    """The schema with its local `$ref`s inlined.
 
     Resolving a `$ref` costs a registry lookup every time it is followed, which was a third
     of the validation time of a 1,000-service catalog; the schema has no recursion, so
     inlining once is exact.
     """
-    schema = load_schema(name)
-    return _StrictValidator(_inline_refs(schema, schema.get("$defs", {})))
+    return _inline_refs(schema, schema.get("$defs", {}))
+
+
+@cache
+def schema_validator(name: str) -> Any:
+    """A jsonschema validator over the schema (its `$ref`s inlined), with the strict integer."""
+    from jsonschema import Draft202012Validator, validators
+
+    strict = validators.extend(
+        Draft202012Validator,
+        type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
+    )
+    return strict(_inlined(load_schema(name)))
+
+
+@cache
+def quick_check(name: str) -> Check | None:
+    """The same schema (inlined, strict integer) as a yes/no predicate that passes exactly
+    what `schema_validator` finds no error in; None when it cannot be compiled."""
+    return compile_schema(_inlined(_read_schema(name)))
 
 
 def _is_integer(_checker: object, value: object) -> bool:
     # jsonschema counts 3000.0 as an integer; a port written as a float is a typo to report.
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-_StrictValidator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer),
-)
 
 
 def _inline_refs(node: Any, definitions: dict[str, Any]) -> Any:
@@ -105,6 +130,9 @@ def check_schema(document: YamlDocument) -> SchemaReport:
         return SchemaReport(
             [Problem(Location(str(document.path), line, col), message)], frozenset({()})
         )
+    quick = quick_check("catalog.schema.json")
+    if quick is not None and quick(document.data):
+        return SchemaReport([], frozenset())  # what jsonschema gives when it finds nothing
     errors = list(schema_validator("catalog.schema.json").iter_errors(document.data))
     problems: list[Problem] = []
     for error in _one_per_value(iter(errors)):
