@@ -7,10 +7,8 @@ from pathlib import Path
 import click
 
 from generator.catalog.ports import allocate, port_table
-from generator.catalog.validation import validate
 from generator.cli.group import FleetformGroup, cli
 from generator.cli.options import (
-    CheckedAgainst,
     catalog_option,
     check_catalog_option,
     checked_against,
@@ -19,8 +17,7 @@ from generator.cli.options import (
     opened_catalog,
     report_problems,
 )
-from generator.fleet.ports_snapshot import check_snapshot
-from generator.problems import Problem
+from generator.fleet.ports_snapshot import problems_of
 
 
 @cli.command("validate")
@@ -34,15 +31,8 @@ def validate_command(ctx: click.Context, catalog_path: Path | None, output_forma
     """
     ctx.meta["format"] = output_format
     against = checked_against(catalog_path)
-    report_problems(ctx, _problems(against), str(against.path), output_format)
-
-
-def _problems(against: CheckedAgainst, compose_files: tuple[Path, ...] = ()) -> list[Problem]:
-    """Every problem of the catalog (or snapshot) and the compose files; `InputError` when
-    they make the input invalid."""
-    if against.snapshot:
-        return check_snapshot(against.path, compose_files)
-    return validate(against.path, compose_files).problems
+    problems = problems_of(against.path, snapshot=against.snapshot)
+    report_problems(ctx, problems, str(against.path), output_format)
 
 
 @cli.group("ports", cls=FleetformGroup)
@@ -67,9 +57,9 @@ def ports_check_command(
     its snapshot (infrastructure/fleet-ports.json) records them.
     """
     ctx.meta["format"] = output_format
-    report_problems(
-        ctx, _problems(checked_against(catalog_path), compose_files), "ports", output_format
-    )
+    against = checked_against(catalog_path)
+    problems = problems_of(against.path, snapshot=against.snapshot, compose_files=compose_files)
+    report_problems(ctx, problems, "ports", output_format)
 
 
 @ports_group.command("allocate")

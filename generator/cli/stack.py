@@ -27,14 +27,11 @@ from generator.errors import ExitCode
 def orchestrate_command(catalog_path: Path | None, output: Path | None) -> None:
     """Print (or write) docker-compose.orchestrate.yml: the whole catalog, core always on,
     every other service under the compose profiles of the catalog profiles that need it."""
-    from generator.files import write_atomically
-    from generator.stack.orchestrate import orchestrate_yaml
+    from generator.stack.orchestrate import orchestrate
 
-    text = orchestrate_yaml(opened_catalog(catalog_path))
+    text = orchestrate(opened_catalog(catalog_path), output)
     if output is None:
         click.echo(text, nl=False)
-    else:
-        write_atomically(output, text)
 
 
 @cli.command("up")

@@ -40,6 +40,7 @@ from typing import Any, overload
 
 from generator.catalog.model import Catalog
 from generator.catalog.ports import PortClaim, check_claims
+from generator.catalog.validation import validate
 from generator.errors import InputError, WriteError
 from generator.files import write_atomically
 from generator.fleet.confine import confined, read_regular
@@ -205,3 +206,14 @@ def check_snapshot(path: Path, compose_files: tuple[Path, ...] = ()) -> list[Pro
     if report.unreadable:
         raise InputError(problems=[*report.problems, *report.unreadable])
     return report.problems
+
+
+def problems_of(
+    path: Path, *, snapshot: bool, compose_files: tuple[Path, ...] = ()
+) -> list[Problem]:
+    """`fleetform validate` and `ports check`: every problem of the catalog at `path` and
+    the compose files, or, with `snapshot`, of the port snapshot at `path` and the compose
+    files (`check_snapshot`); `InputError` when they make the input invalid."""
+    if snapshot:
+        return check_snapshot(path, compose_files)
+    return validate(path, compose_files).problems

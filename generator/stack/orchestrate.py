@@ -21,6 +21,7 @@ import json
 import textwrap
 from collections.abc import Sequence
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -29,12 +30,22 @@ from jinja2.sandbox import SandboxedEnvironment
 from generator.catalog.graph import start_order
 from generator.catalog.model import Catalog, Runtime, Service
 from generator.catalog.profiles import compose_profiles
+from generator.files import write_atomically
 from generator.resources import TEMPLATE_INCLUDES, TEMPLATE_ROOT
 
 HEALTH_MACROS = f"{TEMPLATE_INCLUDES}/health.jinja"
 NAME_MACROS = f"{TEMPLATE_INCLUDES}/names.jinja"
 COMPOSE_MACROS = f"{TEMPLATE_INCLUDES}/compose.jinja"
 NETWORK = "platform"
+
+
+def orchestrate(catalog: Catalog, output: Path | None = None) -> str:
+    """`fleetform orchestrate`: the orchestration compose file's text, also written
+    (atomically) to `output` when one is given."""
+    text = orchestrate_yaml(catalog)
+    if output is not None:
+        write_atomically(output, text)
+    return text
 
 
 def orchestrate_yaml(catalog: Catalog) -> str:
