@@ -122,7 +122,8 @@ def _overrides(repo: str) -> tuple[tuple[str, str], ...]:
 @functools.lru_cache(maxsize=4096)
 def configuration(repo: str) -> tuple[tuple[str, str, str], ...]:
     """(scope, key, value) of every configuration entry git sees in `repo`, in order, includes
-    followed; one git process per repository and run (`forget` drops what was read).
+    followed; one git process per repository and run (`generator.parallel.in_parallel`, which
+    every fleet run goes through, calls `forget` first).
 
     Reading configuration runs nothing (the fixed settings keep discovery and fsmonitor out).
     """

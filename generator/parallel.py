@@ -47,6 +47,8 @@ from multiprocessing.process import BaseProcess
 from types import FrameType
 from typing import Any, Generic, TypeVar
 
+from generator.git import forget
+
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -91,6 +93,8 @@ def in_parallel(
     they must pickle. An exception `work` raises is raised here, with the worker's traceback
     as its cause, once the jobs in flight have finished.
     """
+    # Every fleet run passes here: what repositories configure is read afresh for each run.
+    forget()
     with _Stop() as stop:
         if workers <= 1 or len(items) <= 1:
             results = _in_this_process(work, items, progress, stop)

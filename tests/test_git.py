@@ -4,9 +4,11 @@ server run its own, which is where GitLab reads merge-request push options."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from generator.git import git as hardened_git
+from generator.parallel import in_parallel
 from tests.helpers import commit_all, git, init_repo
 from tests.remotes import ZERO, bare_remote, branches, pushes, refuse_pushes
 
@@ -55,3 +57,31 @@ def test_a_refusing_remote_records_the_push_and_keeps_its_branches(tmp_path: Pat
     assert branches(remote) == {}
     assert [p.accepted for p in pushes(remote)] == [False]
     assert git(remote, "config", "receive.advertisePushOptions") == "true"
+
+
+def _status(repo: Path) -> str:
+    return hardened_git(repo, "status", "--porcelain").stdout
+
+
+def _lost(repo: Path, why: str) -> str:
+    return why
+
+
+def test_a_second_run_in_the_process_sees_a_configuration_changed_since(tmp_path: Path) -> None:
+    """What a repository configures is cached for one run only (every fleet run goes through
+    `in_parallel`): a filter the repository configures after a first run in this process is
+    still kept from running by the second."""
+    repo = init_repo(tmp_path / "repo")
+    (repo / "a.txt").write_text("a\n", encoding="utf-8")
+    (repo / ".gitattributes").write_text("a.txt filter=evil\n", encoding="utf-8")
+    commit_all(repo, "initial")
+    assert in_parallel(_status, [repo], 1, lost=_lost).results == ("",)
+    marker = tmp_path / "clean-filter-ran"
+    git(repo, "config", "filter.evil.clean", f"touch {marker}; cat")
+    # The same bytes with a new mtime: status must read the file, through its filter.
+    stat = (repo / "a.txt").stat()
+    os.utime(repo / "a.txt", ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
+    assert in_parallel(_status, [repo], 1, lost=_lost).results == ("",)
+    assert not marker.exists()
+    git(repo, "status", "--porcelain")  # the control: plain git does run it
+    assert marker.exists()

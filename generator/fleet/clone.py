@@ -37,7 +37,7 @@ from generator.errors import LockedError, UnsafePathError, WriteError
 from generator.fleet.campaign.shard import Shard, in_shard
 from generator.fleet.confine import kind, repository_dir
 from generator.fleet.workspace import Workspace
-from generator.git import configuration, forget, git
+from generator.git import configuration, git
 from generator.parallel import in_parallel
 
 # Added to the hardened git for clone and fetch: what arrives is checked, nothing recursed,
@@ -122,9 +122,6 @@ def clone(
         service = catalog.services[sid]
         jobs.append(_Job(sid, options.root, service.repo, service.remote, service.default_branch))
     workspace = Workspace.open(options.root)  # one error before any repository is touched
-    # What a repository configures is read once per run, never carried over from an earlier
-    # run in this process (its configuration may have changed since).
-    forget()
     with workspace.temporary_files():
         run = in_parallel(
             clone_one,
