@@ -50,7 +50,6 @@ from generator.fleet.template import (
 )
 from generator.fleet.verified import Verified, answers_key, record
 from generator.fleet.workspace import Workspace, run_files
-from generator.parallel import in_parallel
 
 
 class Outcome(StrEnum):
@@ -166,21 +165,32 @@ def generate(
     if progress is not None:
         for result in early:
             progress(result)
+    results: Sequence[ServiceResult] = ()
+    interrupted: int | None = None
+    not_started: Sequence[_Job] = ()
     with run_files(options.root, dry_run=options.dry_run):
-        run = in_parallel(
-            generate_one,
-            jobs,
-            options.jobs,
-            progress,
-            lost=lambda job, why: ServiceResult(job.service, job.repo, Outcome.FAILED, reason=why),
-        )
+        if jobs:
+            # Imported only for work to do: a no-op, every repository vouched for by the
+            # record, starts no worker and need not import multiprocessing either.
+            from generator.parallel import in_parallel
+
+            run = in_parallel(
+                generate_one,
+                jobs,
+                options.jobs,
+                progress,
+                lost=lambda job, why: ServiceResult(
+                    job.service, job.repo, Outcome.FAILED, reason=why
+                ),
+            )
+            results, interrupted, not_started = run.results, run.interrupted, run.not_started(jobs)
     if not options.dry_run and key is not None and (learned or jobs):
-        _remember(options.root, key, learned, jobs, run.results)
+        _remember(options.root, key, learned, jobs, results)
     return GenerateReport(
-        results=sorted([*early, *run.results], key=lambda r: r.service),
+        results=sorted([*early, *results], key=lambda r: r.service),
         dry_run=options.dry_run,
-        interrupted=run.interrupted,
-        not_started=tuple(job.service for job in run.not_started(jobs)),
+        interrupted=interrupted,
+        not_started=tuple(job.service for job in not_started),
         warnings=warnings,
         orphans=() if names else orphaned(catalog, options.root),
     )

@@ -10,13 +10,18 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
-from generator.fleet.clone import CloneOutcome, CloneReport
-from generator.fleet.drift import DriftOutcome, DriftReport, DriftResult
 from generator.fleet.generate import GenerateReport, Outcome, ServiceResult
-from generator.fleet.heal import HealOutcome, HealReport
-from generator.fleet.update import UpdateOutcome, UpdateReport
+
+# The other commands' modules are imported by the functions that report them: a generate
+# (a no-op generate runs in a hook or a CI gate, on every commit) need not pay for importing
+# update, heal, drift and clone.
+if TYPE_CHECKING:
+    from generator.fleet.clone import CloneReport
+    from generator.fleet.drift import DriftReport, DriftResult
+    from generator.fleet.heal import HealReport
+    from generator.fleet.update import UpdateReport
 
 
 class Finished(Protocol):
@@ -151,6 +156,8 @@ def _files_cell(result: ServiceResult) -> str:
 
 def update_summary(report: UpdateReport) -> str:
     """The table at the end of update: service, result, template version, files; then why."""
+    from generator.fleet.update import UpdateOutcome
+
     rows = [("SERVICE", "RESULT", "TEMPLATE", "FILES")]
     for r in report.results:
         files = f"{len(r.files)} changed" if r.files else "-"
@@ -182,6 +189,8 @@ def update_summary(report: UpdateReport) -> str:
 
 def heal_summary(report: HealReport) -> str:
     """The table of heal: service, result, recorded version, files; then conflicts and why."""
+    from generator.fleet.heal import HealOutcome
+
     rows = [("SERVICE", "RESULT", "TEMPLATE", "FILES")]
     for r in report.results:
         files = [f"{len(r.files)} healed"] if r.files else []
@@ -213,6 +222,8 @@ _DRIFT_LABELS = (
 
 def drift_summary(report: DriftReport) -> str:
     """The table of drift: service, result, recorded template version; then each file."""
+    from generator.fleet.drift import DriftOutcome
+
     rows = [("SERVICE", "RESULT", "TEMPLATE", "FILES")]
     for r in report.results:
         rows.append((r.service, r.outcome.value, _version_cell(r), _drift_files_cell(r)))
@@ -236,6 +247,8 @@ def drift_summary(report: DriftReport) -> str:
 
 def clone_summary(report: CloneReport) -> str:
     """The table of clone: service, result, the remote default branch's commit; then why."""
+    from generator.fleet.clone import CloneOutcome
+
     rows = [("SERVICE", "RESULT", "COMMIT", "REMOTE")]
     for r in report.results:
         rows.append((r.service, r.outcome.value, (r.commit or "-")[:12], r.remote or "-"))

@@ -186,3 +186,38 @@ def test_a_file_changed_in_the_clocks_tick_is_not_recorded(tmp_path: Path) -> No
     # A link is never followed.
     (tmp_path / "link").symlink_to(path)
     assert read_with_stat(tmp_path / "link", tick + 1, device) is None
+
+
+def test_names_checked_once_a_run_still_refuse_each_repository_on_its_own(
+    tmp_path: Path,
+) -> None:
+    """Repositories naming the same files share one check of the names (`_names_checked`):
+    a repository whose record adds a name leaving it, or whose file changed, is still not
+    vouched for, before or after its neighbours were."""
+    from generator.fleet.verified import Verified
+
+    def stat_of(path: Path) -> list[int]:
+        info = os.lstat(path)
+        return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_mode]
+
+    repos: dict[str, object] = {}
+    for name in ("a", "b", "c"):
+        repo = tmp_path / name
+        (repo / "d").mkdir(parents=True)
+        for file in (MANIFEST, "f", "d/g"):
+            (repo / file).write_text(f"{name} {file}\n", encoding="utf-8")
+        files = {file: stat_of(repo / file) for file in ("f", "d/g")}
+        repos[name] = {"inputs": "i", "manifest": stat_of(repo / MANIFEST), "files": files}
+    b_files = repos["b"]["files"]  # type: ignore[index]
+    b_files["../a/f"] = stat_of(tmp_path / "a" / "f")  # the true stat of a file outside b
+    (tmp_path / "c" / "f").write_text("edited\n", encoding="utf-8")
+    (tmp_path / STATE_DIR).mkdir()
+    record = {"format": 1, "key": None, "inputs": {}, "repos": repos}
+    (tmp_path / STATE_DIR / RECORD).write_text(json.dumps(record), encoding="utf-8")
+
+    verified = Verified.load(tmp_path)
+    assert verified.unchanged("a", "i") == ("d/g", "f")
+    assert verified.unchanged("b", "i") is None
+    assert verified.unchanged("c", "i") is None  # the same names as a's: its own files count
+    assert verified.unchanged("a", "i") == ("d/g", "f")
+    assert verified.unchanged("a", "other inputs") is None
