@@ -1,5 +1,5 @@
-"""Fault injection: `fleetform generate` and `update` of one repository, killed at each of
-their process spawns, then run again.
+"""Fault injection: `fleetform generate`, `update` and `heal` of one repository, killed at
+each of their process spawns, then run again.
 
 `strace -e inject=SYSCALL:signal=SIG:when=N` (Debian's strace, installed by
 scripts/test-deps.sh) delivers SIG to the fleetform process itself at its N-th call of SYSCALL
@@ -11,8 +11,9 @@ bytes and modes); after the rerun it must be exactly what a run never killed lea
 git index and status, the owner's committed edit, no journal, staging, temporary files or
 index.lock left.
 
-`make test` samples the spawn points (SAMPLES[signal] of them, first and last included);
-`make test-faults` (FLEETFORM_FAULTS=all) sweeps every one, for both signals.
+`make test` samples the spawn points (SAMPLES[signal] of them per syscall, first and last
+included; heal, the slowest to rerun, HEAL_SAMPLES of them in all); `make test-faults`
+(FLEETFORM_FAULTS=all) sweeps every one, for both signals.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ SERVICE = "agent-chat"
 REPO = "common_npm/agent-chat"
 OWN_LINE = "# the owners' own first line"
 SAMPLES = {"KILL": 3, "TERM": 2}
+HEAL_SAMPLES = {"KILL": 2, "TERM": 1}
+DOCKERFILE = "infrastructure/Dockerfile"
+V1_LINE = "# changes here are overwritten by `copier update`."
+V2_LINE = "# changes here are overwritten by `copier update` (v2)."
+OWN_V1_LINE = "# the owners' own line, where v2 changes it"
 SIGNALS = {"KILL": 9, "TERM": 15}
 ALL = os.environ.get("FLEETFORM_FAULTS") == "all"
 STRACE = shutil.which("strace")
@@ -71,6 +77,8 @@ def spawn_points(argv: list[str], tmp: Path, log: Path) -> dict[str, int]:
 def points(total: int, samples: int) -> list[int]:
     if ALL or total <= samples:
         return list(range(1, total + 1))
+    if samples == 1:
+        return [(total + 1) // 2]
     step = (total - 1) / (samples - 1)
     return sorted({round(1 + i * step) for i in range(samples)})
 
@@ -95,6 +103,8 @@ class Case:
     before: dict[str, tuple[bytes, bool]]
     after: dict[str, tuple[bytes, bool]]
     git_after: tuple[str, ...]  # status and index of the repository, empty when no git
+    # The spawns of the run never killed, when it was counted (strace changes nothing else).
+    counts: dict[str, int] | None = None
 
 
 def git_state(repo: Path) -> tuple[str, ...]:
@@ -111,13 +121,17 @@ def build_case(base: Path, template: Path, command: str) -> Case:
         == 0
     )
     repo = pristine / REPO
-    if command == "update":
+    if command in ("update", "heal"):
         init_repo(repo)
         commit_all(repo, "generated")
         makefile = repo / "infrastructure" / "Makefile"
         lines = makefile.read_text().split("\n")
         makefile.write_text("\n".join([OWN_LINE, *lines[1:]]))
         commit_all(repo, "the owners' line")
+    if command == "heal":
+        lose_a_change(pristine, template, catalog)
+        shutil.rmtree(pristine / ".fleetform")
+        return finish_case(base, pristine, catalog, heal_argv(catalog), count=True)
     shutil.rmtree(pristine / ".fleetform")
     # The change both commands bring: a catalog edit (and for update a new template version).
     text = catalog.read_text().replace("Conversational front door", "The front door", 1)
@@ -135,18 +149,70 @@ def build_case(base: Path, template: Path, command: str) -> Case:
             )
         return fleetform_argv("generate", "-c", catalog, "-w", workspace, "-j", "1", SERVICE)
 
+    return finish_case(base, pristine, catalog, argv)
+
+
+def finish_case(
+    base: Path,
+    pristine: Path,
+    catalog: Path,
+    argv: Callable[[Path], list[str]],
+    *,
+    count: bool = False,
+) -> Case:
+    """The case, with what one run never killed makes of a copy of `pristine` (its spawns
+    counted on the way with `count`, saving the sweep a run)."""
     reference = base / "reference"
     shutil.copytree(pristine, reference, symlinks=True)
-    result = run(argv(reference), base)
-    assert result.returncode == 0, result.stdout + result.stderr
+    counts = None
+    if count:
+        tmp = base / "reference-tmp"
+        tmp.mkdir()
+        counts = spawn_points(argv(reference), tmp, base / "spawns.log")
+    else:
+        result = run(argv(reference), base)
+        assert result.returncode == 0, result.stdout + result.stderr
     return Case(
         pristine,
         catalog,
         argv,
-        snapshot(repo),
+        snapshot(pristine / REPO),
         snapshot(reference / REPO),
         git_state(reference / REPO),
+        counts,
     )
+
+
+def lose_a_change(workspace: Path, template: Path, catalog: Path) -> None:
+    """test_heal's silent divergence, in one repository: v2 changes a Makefile line and the
+    Dockerfile line the owners edited; the update to v2 is committed with both files put
+    back as they were at v1 (restored from an old commit). `update` then has nothing to do;
+    heal merges the Makefile cleanly (the owners' first line and v2's) and leaves the
+    Dockerfile unmerged, stages 1-3 set."""
+    repo = workspace / REPO
+    dockerfile = repo / DOCKERFILE
+    dockerfile.write_text(dockerfile.read_text().replace(V1_LINE, OWN_V1_LINE, 1))
+    commit_all(repo, "the owners' Dockerfile line")
+    jinja = template / "template" / "infrastructure" / "Dockerfile.jinja"
+    jinja.write_text(jinja.read_text().replace(V1_LINE, V2_LINE, 1))
+    makefile = template / "template" / "infrastructure" / "Makefile"
+    makefile.write_text(makefile.read_text() + "\n# added in v2\n")
+    commit_all(template, "v2")
+    git(template, "tag", "v2.0.0")
+    update = fleetform_argv(
+        "update", "-c", catalog, "-w", workspace, "--vcs-ref", "v2.0.0", "-j", "1", SERVICE
+    )
+    assert run(update, workspace.parent).returncode == 1  # the Dockerfile conflicts
+    git(repo, "checkout", "HEAD", "--", DOCKERFILE, "infrastructure/Makefile")
+    commit_all(repo, "updated to v2, two files as they were")
+    assert V2_LINE not in dockerfile.read_text() and OWN_V1_LINE in dockerfile.read_text()
+
+
+def heal_argv(catalog: Path) -> Callable[[Path], list[str]]:
+    def argv(workspace: Path) -> list[str]:
+        return fleetform_argv("heal", "-c", catalog, "-w", workspace, "-j", "1", SERVICE)
+
+    return argv
 
 
 def leftovers(workspace: Path, tmp: Path) -> list[str]:
@@ -161,13 +227,19 @@ def leftovers(workspace: Path, tmp: Path) -> list[str]:
     return found
 
 
-def sweep(case: Case, base: Path, signal: str) -> None:
-    counting, counting_tmp = base / f"count-{signal}", base / f"count-{signal}-tmp"
-    shutil.copytree(case.workspace, counting, symlinks=True)
-    counting_tmp.mkdir()
-    counts = spawn_points(case.argv(counting), counting_tmp, base / f"spawns-{signal}.log")
+def sweep(case: Case, base: Path, signal: str, limit: int | None = None) -> None:
+    """Kill at the sampled spawn points (at most `limit` of them in all, spread over every
+    syscall's, when not sweeping all), rerun, and check each time."""
+    counts = case.counts
+    if counts is None:
+        counting, counting_tmp = base / f"count-{signal}", base / f"count-{signal}-tmp"
+        shutil.copytree(case.workspace, counting, symlinks=True)
+        counting_tmp.mkdir()
+        counts = spawn_points(case.argv(counting), counting_tmp, base / f"spawns-{signal}.log")
     assert counts.get("vfork", 0) > 3, f"{counts}: is strace tracing the right process?"
     kills = [(name, at) for name, total in counts.items() for at in points(total, SAMPLES[signal])]
+    if limit is not None and not ALL:
+        kills = [kills[i - 1] for i in points(len(kills), limit)]
     for syscall, at in kills:
         total = counts[syscall]
         workspace, tmp = base / f"{signal}-{syscall}-{at}", base / f"{signal}-{syscall}-{at}-tmp"
@@ -205,6 +277,20 @@ def test_update_killed_at_each_spawn_loses_nothing_and_the_rerun_finishes(
     case = build_case(tmp_path, template, "update")
     assert case.before != case.after and case.git_after[0], "the update must change something"
     sweep(case, tmp_path, signal)
+
+
+def test_heal_killed_or_stopped_at_each_spawn_loses_nothing_and_the_rerun_finishes(
+    template: Path, tmp_path: Path
+) -> None:
+    """One case for both signals: its setup (a generate, an update, a counted heal) is most
+    of the cost."""
+    case = build_case(tmp_path, template, "heal")
+    status = case.git_after[0].splitlines()
+    assert f"UU {DOCKERFILE}" in status and " M infrastructure/Makefile" in status, status
+    assert V2_LINE in case.after[DOCKERFILE][0].decode()
+    assert "# added in v2" in case.after["infrastructure/Makefile"][0].decode()
+    for signal in SIGNALS:
+        sweep(case, tmp_path, signal, HEAL_SAMPLES[signal])
 
 
 @pytest.mark.parametrize("signal", ["KILL", "TERM"])

@@ -22,6 +22,7 @@ import pytest
 from click.testing import Result
 
 from generator.fleet.manifest import MANIFEST
+from tests.fleet.test_concurrency import both, left_behind
 from tests.helpers import ROOT, catalog_at, commit_all, fleetform, git, init_repo
 
 KEPT, CLASH, CLEAN, DIRTY = "kept", "clash", "clean", "dirty"
@@ -75,6 +76,7 @@ class Fleet:
     dry_run_wrote: bool
     heal: Result
     heal_json: Result  # a second heal, as JSON
+    spare: Path  # a copy of the workspace as heal found it, for the concurrency tests
 
     def repo(self, name: str) -> Path:
         return self.workspace / name
@@ -116,6 +118,8 @@ def fleet(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Flee
     before = {name: files_of(repo) for name, repo in repos.items()}
     heads = {name: git(repo, "rev-parse", "HEAD") for name, repo in repos.items()}
     whole = files_of(ws)
+    spare = base / "spare"
+    shutil.copytree(ws, spare, symlinks=True, ignore=shutil.ignore_patterns(".fleetform"))
     dry_run = fleetform("heal", "-c", catalog, "-w", ws, "--dry-run", "-q")
     dry_run_wrote = files_of(ws) != whole
     heal = fleetform("heal", "-c", catalog, "-w", ws, "-j", "2")
@@ -132,6 +136,7 @@ def fleet(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Flee
         dry_run_wrote,
         heal,
         heal_json,
+        spare,
     )
 
 
@@ -220,6 +225,77 @@ def test_an_owners_edit_with_nothing_lost_is_kept_and_the_repository_unchanged(
     assert row(result, CLEAN)[:2] == [CLEAN, "unchanged"]
     assert "every difference from the render is an owners' edit" in result.stdout
     assert files_of(repo) == before and git(repo, "status", "--porcelain") == ""
+
+
+# ------------------------------------------------------------------ two processes at once
+
+
+def git_state(repo: Path) -> tuple[str, ...]:
+    return tuple(git(repo, *args) for args in (("status", "--porcelain"), ("ls-files", "--stage")))
+
+
+def rows_of(results: list[tuple[int, str]], service: str) -> list[list[str]]:
+    return [
+        line.split()
+        for _, output in results
+        for line in output.splitlines()
+        if line.split()[:1] == [service]
+    ]
+
+
+def test_two_heals_at_once_heal_each_repository_once(fleet: Fleet, tmp_path: Path) -> None:
+    """Two real processes: each repository is healed by one; the other waits for its lock
+    and then finds the heal's uncommitted result (refused, one line), or finds it in sync."""
+    ws = tmp_path / "ws"
+    shutil.copytree(fleet.spare, ws, symlinks=True)
+    heal = ("heal", "-c", fleet.catalog, "-w", ws, "-j", "1")
+    results = both((*heal, KEPT, CLASH), (*heal, CLASH, KEPT))
+    for code, output in results:
+        assert code == 1, output  # CLASH conflicts or is refused, in both
+        assert "Traceback" not in output, output
+    for name in (KEPT, CLASH):
+        assert files_of(ws / name) == files_of(fleet.repo(name)), name
+        assert git_state(ws / name) == git_state(fleet.repo(name)), name
+    for name, outcome in ((KEPT, "healed"), (CLASH, "conflicts")):
+        rows = rows_of(results, name)
+        assert sorted(row[1] for row in rows) == sorted([outcome, "refused"]), rows
+        refusing = next(out for _, out in results if row_text(out, name)[1] == "refused")
+        assert f"{name}: uncommitted changes (commit or stash them first)" in refusing or (
+            f"{name}: {name} is locked by pid" in refusing
+        ), refusing
+    assert left_behind(ws) == []
+
+
+def test_heal_and_update_at_once_leave_what_one_of_them_leaves(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    """`update` (a changed description for KEPT) and `heal` on the same repository at once:
+    it ends exactly as one of them alone leaves it, the other refused; never both writing."""
+    text = CATALOG.replace("port: 3000,", "port: 3000, description: the kept service,")
+    changed = catalog_at(fleet.template, tmp_path / "changed.yaml", ref=V2, text=text)
+    update = ("update", "-c", changed, "-j", "1", KEPT)
+    alone, ws = tmp_path / "alone", tmp_path / "ws"
+    for workspace in (alone, ws):
+        shutil.copytree(fleet.spare, workspace, symlinks=True)
+    # The update alone (the reference) runs beside the two, on a workspace of its own.
+    (code, output), *results = both(
+        (*update, "-w", alone), (*update, "-w", ws), ("heal", "-c", fleet.catalog, "-w", ws, KEPT)
+    )
+    assert code == 0 and row_text(output, KEPT)[1] == "updated", output
+    for _, output in results:
+        assert "Traceback" not in output, output
+    outcomes = [row_text(output, KEPT)[1] for _, output in results]
+    assert outcomes in (["updated", "refused"], ["refused", "healed"]), results
+    reference = alone / KEPT if outcomes[0] == "updated" else fleet.repo(KEPT)
+    assert files_of(ws / KEPT) == files_of(reference)
+    assert git_state(ws / KEPT) == git_state(reference)
+    assert left_behind(ws) == []
+
+
+def row_text(output: str, service: str) -> list[str]:
+    rows = [line.split() for line in output.splitlines() if line.split()[:1] == [service]]
+    assert len(rows) == 1, output
+    return rows[0]
 
 
 # ------------------------------------------------------------------ attacks
