@@ -6,6 +6,7 @@ Fixtures stay in `tests/conftest.py`; everything a test module imports comes fro
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import traceback
 from collections.abc import Mapping
@@ -96,6 +97,20 @@ def commit_all(repo: Path, message: str) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", message)
     return git(repo, "rev-parse", "HEAD")
+
+
+def replace_line(path: Path, old: str, new: str) -> None:
+    """Replace the one line of `path` that is `old` (failing unless exactly one is)."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines.count(old) == 1, f"{old!r} is not one line of {path}"
+    path.write_text("\n".join(new if line == old else line for line in lines), "utf-8")
+
+
+def summary_row(result: Result, service: str) -> str:
+    """The line of `service` in a fleet command's summary table, columns joined by ` | `."""
+    rows = [line for line in result.stdout.splitlines() if line.split("  ")[0] == service]
+    assert len(rows) == 1, result.stdout
+    return re.sub(r"\s{2,}", " | ", rows[0])
 
 
 def catalog_at(

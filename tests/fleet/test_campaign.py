@@ -26,7 +26,7 @@ from generator.catalog.validation import open_catalog
 from generator.errors import UsageError
 from generator.fleet.campaign.branch import AUTHOR, TRAILER
 from generator.fleet.campaign.shard import in_shard, parse_shard, shard_of
-from tests.helpers import TEMPLATE_TAG, commit_all, fleetform, git
+from tests.helpers import TEMPLATE_TAG, commit_all, fleetform, git, replace_line
 from tests.remotes import (
     PUSH_LOG,
     ZERO,
@@ -64,12 +64,6 @@ services:
   charlie: {group: apps, runtime: python, port: 3002}
   delta: {group: apps, runtime: node, port: 3003}
 """
-
-
-def replace_line(path: Path, old: str, new: str) -> None:
-    lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines.count(old) == 1, f"{old!r} is not one line of {path}"
-    path.write_text("\n".join(new if line == old else line for line in lines), "utf-8")
 
 
 @dataclass(frozen=True)

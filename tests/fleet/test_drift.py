@@ -3,14 +3,12 @@ version renders with the catalog's current answers, on real renders, writing not
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 
 from generator.catalog.validation import open_catalog
 from generator.fleet.ports_snapshot import SNAPSHOT
@@ -22,6 +20,7 @@ from tests.helpers import (
     fleetform,
     git,
     init_repo,
+    summary_row,
 )
 
 GENERATED = sorted(s.id for s in open_catalog(BUNDLED_CATALOG).catalog.generated_services())
@@ -30,12 +29,6 @@ REPOS = {s.id: s.repo for s in open_catalog(BUNDLED_CATALOG).catalog.generated_s
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
-def row(result: Result, service: str) -> str:
-    rows = [line for line in result.stdout.splitlines() if line.split("  ")[0] == service]
-    assert len(rows) == 1, result.stdout
-    return re.sub(r"\s{2,}", " | ", rows[0])
 
 
 @pytest.fixture
@@ -71,7 +64,7 @@ def test_after_generate_every_repository_is_in_sync(
     result = fleetform("drift", "-c", workspace.catalog, "-w", workspace.root, "--jobs", "2")
     assert result.exit_code == 0, result.output
     for sid in GENERATED:
-        assert row(result, sid) == f"{sid} | in sync | v1.0.0 (newest) | -"
+        assert summary_row(result, sid) == f"{sid} | in sync | v1.0.0 (newest) | -"
     assert result.stdout.splitlines()[-1] == (
         f"{len(GENERATED)} service(s): {len(GENERATED)} in sync"
         " (every repository matches its template version and the catalog)"
@@ -91,7 +84,10 @@ def test_a_hand_edit_is_drift_naming_the_file(workspace: Workspace, private_tmp:
     result = fleetform("drift", "-c", workspace.catalog, "-w", workspace.root, "agent-chat")
     assert result.exit_code == 1
     # ... and it is counted as the owners' (owned), apart from the one file that differs.
-    assert row(result, "agent-chat") == "agent-chat | drifted | v1.0.0 (newest) | 1 differ, 1 owned"
+    assert (
+        summary_row(result, "agent-chat")
+        == "agent-chat | drifted | v1.0.0 (newest) | 1 differ, 1 owned"
+    )
     assert "agent-chat: infrastructure/Makefile: edited: not as fleetform wrote it" in result.stdout
     assert snapshot(workspace.root) == before
     assert list(private_tmp.iterdir()) == []
@@ -105,9 +101,9 @@ def test_a_catalog_change_is_drift_naming_the_files(workspace: Workspace, tmp_pa
     result = fleetform("drift", "-c", catalog, "-w", workspace.root, "agent-ops", "ossa")
     assert result.exit_code == 1
     # ossa's own files are as generated; its snapshot of the fleet's ports is not.
-    assert row(result, "ossa") == "ossa | drifted | v1.0.0 (newest) | 1 differ"
+    assert summary_row(result, "ossa") == "ossa | drifted | v1.0.0 (newest) | 1 differ"
     assert f"ossa: {SNAPSHOT}: catalog changed since fleetform wrote it" in result.stdout
-    assert row(result, "agent-ops").startswith("agent-ops | drifted | v1.0.0 (newest) | ")
+    assert summary_row(result, "agent-ops").startswith("agent-ops | drifted | v1.0.0 (newest) | ")
     stale = {
         line.split(": ")[1]
         for line in result.stdout.splitlines()
@@ -128,7 +124,7 @@ def test_a_newer_template_tag_is_reported_as_behind(workspace: Workspace, tmp_pa
     git(template, "tag", "v2.0.0")
     result = fleetform("drift", "-c", catalog, "-w", tmp_path / "ws", "ossa")
     assert result.exit_code == 0  # behind is not drift: `fleetform update` brings it
-    assert row(result, "ossa") == "ossa | in sync | v1.0.0 (behind v2.0.0) | -"
+    assert summary_row(result, "ossa") == "ossa | in sync | v1.0.0 (behind v2.0.0) | -"
 
 
 def test_missing_and_not_generated_repositories(workspace: Workspace, tmp_path: Path) -> None:
@@ -137,8 +133,8 @@ def test_missing_and_not_generated_repositories(workspace: Workspace, tmp_path: 
     (root / REPOS["agent-chat"] / "README.md").write_text("the service\n")
     result = fleetform("drift", "-c", workspace.catalog, "-w", root, "agent-chat", "agent-ops")
     assert result.exit_code == 1
-    assert row(result, "agent-chat") == "agent-chat | not generated | - | -"
-    assert row(result, "agent-ops") == "agent-ops | missing | - | -"
+    assert summary_row(result, "agent-chat") == "agent-chat | not generated | - | -"
+    assert summary_row(result, "agent-ops") == "agent-ops | missing | - | -"
     assert f"agent-ops: no repository at {root / REPOS['agent-ops']}" in result.stdout
     assert "agent-chat: no .copier-answers.yml: not generated from the template" in result.stdout
     assert result.stdout.splitlines()[-1] == "2 service(s): 1 missing, 1 not generated"

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import Result
 from packaging.requirements import Requirement
 
 from generator.catalog.validation import open_catalog
@@ -26,7 +25,14 @@ from generator.fleet.ports_snapshot import (
     snapshot_claims,
     write_snapshot,
 )
-from tests.helpers import SMALL_CATALOG, catalog_at, commit_all, fleetform, git
+from tests.helpers import (
+    SMALL_CATALOG,
+    catalog_at,
+    commit_all,
+    fleetform,
+    git,
+    summary_row,
+)
 
 ABOUT = (
     "The fleet's port registry, from the catalog: `fleetform ports check` (the fleetform-ports"
@@ -59,12 +65,6 @@ EXPECTED = f"""\
 # The mail server (no repository of its own, no service depends on it) moves: every
 # repository's snapshot changes, nothing else does.
 MOVED = CATALOG.replace("    port: 6001\n", "    port: 6005\n")
-
-
-def row(result: Result, service: str) -> str:
-    rows = [line for line in result.stdout.splitlines() if line.split("  ")[0] == service]
-    assert len(rows) == 1, result.stdout
-    return re.sub(r"\s{2,}", " | ", rows[0])
 
 
 def catalog_file(path: Path, text: str = CATALOG) -> Path:
@@ -263,13 +263,13 @@ def test_drift_names_a_stale_snapshot_and_update_refreshes_it_across_the_fleet(
     drift = fleetform("drift", "-c", changed, "-w", workspace)
     assert drift.exit_code == 1, drift.output
     for repo in ("api", "worker"):
-        assert row(drift, repo).startswith(f"{repo} | drifted | v1.0.0 (newest) | 1 differ")
+        assert summary_row(drift, repo).startswith(f"{repo} | drifted | v1.0.0 (newest) | 1 differ")
         assert f"{repo}: {SNAPSHOT}: catalog changed since fleetform wrote it" in drift.stdout
 
     update = fleetform("update", "-c", changed, "-w", workspace)
     assert update.exit_code == 0, update.output
     for repo in ("api", "worker"):
-        assert row(update, repo).startswith(f"{repo} | updated | v1.0.0 | "), update.stdout
+        assert summary_row(update, repo).startswith(f"{repo} | updated | v1.0.0 | "), update.stdout
         changed_files = git(workspace / repo, "diff", "--name-only").splitlines()
         assert changed_files == [MANIFEST, SNAPSHOT]
         assert '"port": 6005' in (workspace / repo / SNAPSHOT).read_text(encoding="utf-8")
@@ -277,7 +277,7 @@ def test_drift_names_a_stale_snapshot_and_update_refreshes_it_across_the_fleet(
         commit_all(workspace / repo, "ports moved")
 
     again = fleetform("update", "-c", changed, "-w", workspace)
-    assert [row(again, repo) for repo in ("api", "worker")] == [
+    assert [summary_row(again, repo) for repo in ("api", "worker")] == [
         "api | up to date | v1.0.0 | -",
         "worker | up to date | v1.0.0 | -",
     ]

@@ -9,7 +9,6 @@ changes, one has uncommitted work, and the v2 template fails for one service.
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from tests.helpers import (
     fleetform,
     git,
     init_repo,
+    replace_line,
+    summary_row,
 )
 
 V2 = "v2.0.0"
@@ -62,19 +63,6 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, bool]]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(root).parts
     }
-
-
-def replace_line(path: Path, old: str, new: str) -> None:
-    lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines.count(old) == 1, f"{old!r} is not one line of {path}"
-    path.write_text("\n".join(new if line == old else line for line in lines), "utf-8")
-
-
-def row(result: Result, service: str) -> str:
-    """The summary table's line of one service."""
-    rows = [line for line in result.stdout.splitlines() if line.split("  ")[0] == service]
-    assert len(rows) == 1, result.stdout
-    return re.sub(r"\s{2,}", " | ", rows[0])
 
 
 def make_v2(template: Path) -> None:
@@ -146,7 +134,9 @@ def test_update_brings_every_clean_repository_to_v2_without_committing(fleet: Fl
     )
     for sid in set(GENERATED) - set(SPECIAL):
         repo = fleet.repos[sid]
-        assert row(fleet.update, sid).startswith(f"{sid} | updated | v1.0.0 -> v2.0.0 | "), sid
+        assert summary_row(fleet.update, sid).startswith(
+            f"{sid} | updated | v1.0.0 -> v2.0.0 | "
+        ), sid
         assert f"_commit: {V2}\n" in (repo / ".copier-answers.yml").read_text()
         assert (repo / MAKEFILE).read_text().endswith(f"\n{V2_MAKEFILE_LINE}\n")
         assert V2_LINE in (repo / DOCKERFILE).read_text().split("\n")
@@ -163,7 +153,7 @@ def test_an_owners_edit_away_from_the_change_survives(fleet: Fleet) -> None:
 
 def test_a_conflicting_edit_is_left_inline_for_the_owner(fleet: Fleet) -> None:
     repo = fleet.repos[CONFLICTED]
-    assert row(fleet.update, CONFLICTED).startswith(
+    assert summary_row(fleet.update, CONFLICTED).startswith(
         f"{CONFLICTED} | conflicts | v1.0.0 -> v2.0.0 | "
     )
     assert (
@@ -180,7 +170,7 @@ def test_a_conflicting_edit_is_left_inline_for_the_owner(fleet: Fleet) -> None:
 
 
 def test_a_dirty_repository_is_refused_and_untouched(fleet: Fleet) -> None:
-    assert row(fleet.update, DIRTY) == f"{DIRTY} | refused | v1.0.0 -> v2.0.0 | -"
+    assert summary_row(fleet.update, DIRTY) == f"{DIRTY} | refused | v1.0.0 -> v2.0.0 | -"
     assert (
         f"{DIRTY}: uncommitted changes (commit or stash them first): {MAKEFILE}"
         in fleet.update.stdout
@@ -189,7 +179,7 @@ def test_a_dirty_repository_is_refused_and_untouched(fleet: Fleet) -> None:
 
 
 def test_a_failed_update_leaves_the_repository_as_it_was(fleet: Fleet) -> None:
-    assert row(fleet.update, BROKEN) == f"{BROKEN} | failed | v1.0.0 -> v2.0.0 | -"
+    assert summary_row(fleet.update, BROKEN) == f"{BROKEN} | failed | v1.0.0 -> v2.0.0 | -"
     assert f"{BROKEN}: UndefinedError: 'no_such_function' is undefined" in fleet.update.stdout
     assert snapshot(fleet.repos[BROKEN]) == fleet.before[BROKEN]
     assert git(fleet.repos[BROKEN], "status", "--porcelain") == ""
@@ -199,8 +189,8 @@ def test_dry_run_lists_what_would_update_and_writes_nothing(fleet: Fleet) -> Non
     assert not fleet.dry_run_wrote
     assert fleet.dry_run.exit_code == 1  # the dirty repository would be refused
     for sid in set(GENERATED) - {DIRTY}:
-        assert row(fleet.dry_run, sid) == f"{sid} | would update | v1.0.0 -> v2.0.0 | -"
-    assert row(fleet.dry_run, DIRTY) == f"{DIRTY} | refused | v1.0.0 -> v2.0.0 | -"
+        assert summary_row(fleet.dry_run, sid) == f"{sid} | would update | v1.0.0 -> v2.0.0 | -"
+    assert summary_row(fleet.dry_run, DIRTY) == f"{DIRTY} | refused | v1.0.0 -> v2.0.0 | -"
 
 
 def test_generate_takes_the_updated_files_as_fleetforms_but_not_the_owners_edits(
@@ -211,8 +201,10 @@ def test_generate_takes_the_updated_files_as_fleetforms_but_not_the_owners_edits
         "generate", "-c", catalog, "-w", fleet.workspace, "ossa", EDITED, "--dry-run"
     )
     rendered = len(read_manifest(fleet.repos["ossa"]))  # every file the template renders
-    assert row(result, "ossa") == f"ossa | unchanged | {rendered} unchanged"
-    assert row(result, EDITED) == f"{EDITED} | refused | 1 not ours, {rendered - 1} unchanged"
+    assert summary_row(result, "ossa") == f"ossa | unchanged | {rendered} unchanged"
+    assert (
+        summary_row(result, EDITED) == f"{EDITED} | refused | 1 not ours, {rendered - 1} unchanged"
+    )
     assert f"{EDITED}: would overwrite files fleetform did not write: {MAKEFILE}" in result.stdout
     # What update recorded as fleetform's is exactly what generate at v2 records.
     preview = fleetform("generate", "-c", catalog, "-o", tmp_path / "preview", "ossa", EDITED)
@@ -229,7 +221,7 @@ def test_a_second_update_is_already_up_to_date(fleet: Fleet) -> None:
     again = fleetform("update", "-c", fleet.catalog, "-w", fleet.workspace, "--vcs-ref", V2, *clean)
     assert again.exit_code == 0, again.output
     for sid in clean:
-        assert row(again, sid) == f"{sid} | up to date | v2.0.0 | -"
+        assert summary_row(again, sid) == f"{sid} | up to date | v2.0.0 | -"
     assert again.stdout.splitlines()[-1] == (
         f"{len(clean)} service(s): {len(clean)} up to date (nothing to do: every repository is"
         " at the template ref with the catalog's answers)"
@@ -252,12 +244,12 @@ def test_a_catalog_port_change_reaches_the_compose_file(fleet: Fleet, tmp_path: 
     catalog = catalog_at(fleet.template, tmp_path / "catalog.yaml", ref=V2, text=moved)
     result = fleetform("update", "-c", catalog, "-w", fleet.workspace, MOVED)
     assert result.exit_code == 0, result.output
-    assert row(result, MOVED).startswith(f"{MOVED} | updated | v2.0.0 | ")
+    assert summary_row(result, MOVED).startswith(f"{MOVED} | updated | v2.0.0 | ")
     compose = (repo / COMPOSE).read_text()
     assert '"127.0.0.1:3050:3050/tcp"' in compose and "3004" not in compose
     assert f" M {COMPOSE}" in git(repo, "status", "--porcelain").splitlines()
     again = fleetform("update", "-c", catalog, "-w", fleet.workspace, MOVED)
-    assert row(again, MOVED) == f"{MOVED} | up to date | v2.0.0 | -"
+    assert summary_row(again, MOVED) == f"{MOVED} | up to date | v2.0.0 | -"
 
 
 def test_the_recorded_answers_render_the_repository_as_generated(
