@@ -12,8 +12,19 @@ therefore gets, on its command line (which wins over every configuration file):
   key reset, then the operator's own system and global values again, so an operator's
   credential helper or LFS filter keeps working while the repository's own is never run.
 
-The environment loses the variables that would point git at another repository. Copier's
-own git calls get the fixed part through `hardened_environment` (it cannot take arguments).
+The environment loses the variables that would point git at another repository;
+`hardened_environment` also carries the fixed settings (`GIT_CONFIG_COUNT/KEY/VALUE`) for a
+git fleetform starts by other means.
+
+Copier's own git (`copier._vcs.get_git()`, plumbum's `local["git"]`) gets none of this: it
+inherits fleetform's environment as it is. It never runs in a repository whose configuration
+someone else wrote: Copier clones the template afresh (a configuration of its own making),
+renders into new directories where fleetform's worker asks git nothing (generate, drift,
+heal), and `update` hands it a scratch clone made by `git clone --shared --template=`
+(fleetform's configuration, no hooks: `generator.fleet.scratch`) and its own throwaway
+old/new-copy repositories. What the operator configures globally (an LFS filter, a hooks
+path) applies there as to the operator's own git. tests/fleet/test_hostile_git.py holds
+this from the outside for generate, update, heal, drift and verify.
 """
 
 from __future__ import annotations
