@@ -24,6 +24,7 @@ from tests.fleet.test_faults import (
     SPAWNS,
     STRACE,
     fleetform_argv,
+    killed,
     points,
     run,
 )
@@ -61,16 +62,6 @@ def counted(argv: list[str], tmp: Path) -> dict[str, int]:
     return {name: names.count(name) for name in SYSCALLS.split(",") if name in names}
 
 
-def killed(
-    argv: list[str], syscall: str, at: int, signal: str, tmp: Path
-) -> subprocess.CompletedProcess[str]:
-    assert STRACE
-    inject = f"inject={syscall}:signal={signal}:when={at}"
-    return run(
-        [STRACE, "-qq", "-o", "/dev/null", "-e", f"trace={SYSCALLS}", "-e", inject, *argv], tmp
-    )
-
-
 def complete(repo: Path, remote: Path) -> bool:
     """A whole clone: git finds every object, and HEAD is the remote's default branch."""
     fsck = subprocess.run(["git", "-C", str(repo), "fsck", "--no-progress"], capture_output=True)
@@ -103,7 +94,7 @@ def test_a_killed_clone_leaves_no_half_repository_and_the_rerun_finishes(
         for at in points(total, SAMPLES[signal]):
             where = f"{signal} at {syscall} {at} of {total}"
             workspace = tmp_path / f"{signal}-{syscall}-{at}"
-            first = killed(argv(workspace), syscall, at, signal, tmp_path)
+            first = killed(argv(workspace), syscall, at, signal, tmp_path, trace=SYSCALLS)
             assert first.returncode in (-SIGNALS[signal], 128 + SIGNALS[signal]), where
             assert "Traceback" not in first.stderr, f"{where}:\n{first.stderr}"
             for service in SERVICES:

@@ -84,13 +84,12 @@ def points(total: int, samples: int) -> list[int]:
 
 
 def killed(
-    argv: list[str], syscall: str, at: int, signal: str, tmp: Path
+    argv: list[str], syscall: str, at: int, signal: str, tmp: Path, *, trace: str = SPAWNS
 ) -> subprocess.CompletedProcess[str]:
+    """`argv` under strace, sent `signal` at its `at`-th call of `syscall` (one of `trace`)."""
     assert STRACE
     inject = f"inject={syscall}:signal={signal}:when={at}"
-    return run(
-        [STRACE, "-qq", "-o", "/dev/null", "-e", f"trace={SPAWNS}", "-e", inject, *argv], tmp
-    )
+    return run([STRACE, "-qq", "-o", "/dev/null", "-e", f"trace={trace}", "-e", inject, *argv], tmp)
 
 
 @dataclass(frozen=True)
