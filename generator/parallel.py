@@ -24,7 +24,7 @@ In the main process SIGINT and SIGTERM, while `in_parallel` runs, stop the handi
 the jobs in flight finish (their repositories are then complete) and `in_parallel` returns the
 results so far with the signal (`RunResult.interrupted`); the previous handlers are back
 afterwards. A run in this process (one worker, or one item) behaves the same: the signals are
-held while a job runs, so its children are born with them blocked, and the run stops after it.
+held while a job runs, its children born ignoring them (`_Stop.held`), and it stops after it.
 """
 
 from __future__ import annotations
@@ -170,12 +170,20 @@ class _Stop:
 
     @contextmanager
     def held(self) -> Iterator[None]:
-        """The stop signals blocked in this thread, and so in the processes it starts; one
-        that comes meanwhile is recorded when the block ends."""
+        """The stop signals kept from this thread and the processes it starts; one that comes
+        meanwhile is recorded when the block ends. Blocked (pending, on Linux even if ignored)
+        and ignored: a shell clears the mask it is born with (git starts receive-pack, hooks...
+        through `sh -c`), and a Ctrl-C reaches the whole foreground process group."""
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        # SIG_IGN drops a pending one: taken first (one in between, microseconds, is missed).
+        for signum in signal.sigpending() & set(self._previous):
+            self._record(signum, None)
+        handlers = {signum: signal.signal(signum, signal.SIG_IGN) for signum in self._previous}
         try:
             yield
         finally:
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 

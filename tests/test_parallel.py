@@ -121,8 +121,9 @@ from generator.parallel import in_parallel
 started, release, workers = (int(arg) for arg in sys.argv[1:])
 
 def job(n):
-    # Like git under Copier, a process of the job's own: it reads until the test lets go.
-    held = subprocess.Popen(["cat"], stdin=release, stdout=subprocess.DEVNULL)
+    # Like git's receive-pack under a push, a process of the job's own started by a shell
+    # (which clears the blocked signals it was born with): it reads until the test lets go.
+    held = subprocess.Popen(["sh", "-c", "cat"], stdin=release, stdout=subprocess.DEVNULL)
     os.write(started, f"{n} {os.getpid()}\\n".encode())
     code = held.wait()
     return n * 10 if code == 0 else f"job {n}: its child ended with {code}"
