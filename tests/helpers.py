@@ -99,6 +99,14 @@ def commit_all(repo: Path, message: str) -> str:
     return git(repo, "rev-parse", "HEAD")
 
 
+def git_state(repo: Path) -> tuple[str, ...]:
+    """What git says of a repository's work tree and index (status, staged entries), to
+    compare two repositories or one before and after; () where there is no repository."""
+    if not (repo / ".git").is_dir():
+        return ()
+    return tuple(git(repo, *args) for args in (("status", "--porcelain"), ("ls-files", "--stage")))
+
+
 def replace_line(path: Path, old: str, new: str) -> None:
     """Replace the one line of `path` that is `old` (failing unless exactly one is)."""
     lines = path.read_text(encoding="utf-8").split("\n")

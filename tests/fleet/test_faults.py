@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT, catalog_at, commit_all, git, init_repo
+from tests.helpers import ROOT, catalog_at, commit_all, git, git_state, init_repo
 
 pytestmark = pytest.mark.slow
 
@@ -104,12 +104,6 @@ class Case:
     git_after: tuple[str, ...]  # status and index of the repository, empty when no git
     # The spawns of the run never killed, when it was counted (strace changes nothing else).
     counts: dict[str, int] | None = None
-
-
-def git_state(repo: Path) -> tuple[str, ...]:
-    if not (repo / ".git").is_dir():
-        return ()
-    return tuple(git(repo, *args) for args in (("status", "--porcelain"), ("ls-files", "--stage")))
 
 
 def build_case(base: Path, template: Path, command: str) -> Case:

@@ -23,7 +23,16 @@ from click.testing import Result
 
 from generator.fleet.manifest import MANIFEST
 from tests.fleet.test_concurrency import both, left_behind
-from tests.helpers import ROOT, catalog_at, commit_all, fleetform, git, init_repo
+from tests.helpers import (
+    ROOT,
+    catalog_at,
+    commit_all,
+    fleetform,
+    git,
+    git_state,
+    init_repo,
+    replace_line,
+)
 
 KEPT, CLASH, CLEAN, DIRTY = "kept", "clash", "clean", "dirty"
 SERVICES = (KEPT, CLASH, CLEAN, DIRTY)
@@ -55,12 +64,6 @@ def files_of(repo: Path) -> dict[str, bytes]:
         for p in sorted(repo.rglob("*"))
         if p.is_file() and ".git" not in p.relative_to(repo).parts
     }
-
-
-def replace_line(path: Path, old: str, new: str) -> None:
-    lines = path.read_text(encoding="utf-8").split("\n")
-    assert lines.count(old) == 1, f"{old!r} is not one line of {path}"
-    path.write_text("\n".join(new if line == old else line for line in lines), "utf-8")
 
 
 @dataclass(frozen=True)
@@ -228,10 +231,6 @@ def test_an_owners_edit_with_nothing_lost_is_kept_and_the_repository_unchanged(
 
 
 # ------------------------------------------------------------------ two processes at once
-
-
-def git_state(repo: Path) -> tuple[str, ...]:
-    return tuple(git(repo, *args) for args in (("status", "--porcelain"), ("ls-files", "--stage")))
 
 
 def rows_of(results: list[tuple[int, str]], service: str) -> list[list[str]]:
