@@ -20,6 +20,7 @@
 | `update` | `copier update` across the workspace, clean trees only, never committing |
 | `heal` | drifted repositories re-rendered at their recorded version, owners' edits merged in |
 | `merge` | a render merged three ways into a file as copier update merges, base from history |
+| `outcome` | what update and heal share: run options, a repository's result, the run's report |
 | `owned` | which files are the owners' (`owned_files`, `_skip_if_exists`): rendered once at most |
 | `drift` | which repositories differ from what their recorded version renders |
 | `clone` | the repositories from their remotes: cloned, or fetched (work trees untouched) |

@@ -53,6 +53,7 @@ from generator.fleet.confine import confined, kind, repository_dir
 from generator.fleet.manifest import MANIFEST, inputs_digest, manifest_for, rendered_files
 from generator.fleet.merge import mark_unmerged, merge_render, same_mode
 from generator.fleet.orphans import orphaned
+from generator.fleet.outcome import RepositoryResult, RunOptions, RunReport
 from generator.fleet.owned import Owned, catalog_globs, inputs_with_globs, keep_owned, set_aside
 from generator.fleet.ports_snapshot import (
     PortsSnapshot,
@@ -65,7 +66,6 @@ from generator.fleet.render import render_service, rendering_recorded_versions
 from generator.fleet.scratch import changes as scratch_changes
 from generator.fleet.scratch import clone as scratch_copy
 from generator.fleet.template import (
-    TemplateSource,
     local_template,
     require_writable_template,
     revision,
@@ -85,46 +85,21 @@ class HealOutcome(StrEnum):
     FAILED = "failed"
 
 
-_PROBLEMS = (HealOutcome.CONFLICTS, HealOutcome.REFUSED, HealOutcome.FAILED)
-
-
 @dataclass(frozen=True)
-class HealResult:
-    """One repository: what happened at which recorded version, the files heal wrote (or
-    would write), the ones left with conflicts, the owned ones it left, and why."""
+class HealResult(RepositoryResult[HealOutcome]):
+    """As update's, with the owned files heal left as they were."""
 
-    service: str
-    repo: Path
-    outcome: HealOutcome
-    version: str = ""
-    files: tuple[str, ...] = ()
-    conflicts: tuple[str, ...] = ()
     owned: tuple[str, ...] = ()
-    reason: str = ""
-    note: str = ""  # what was done first: an interrupted run finished or cleaned up
 
 
 @dataclass(frozen=True)
-class HealReport:
-    results: list[HealResult]
-    dry_run: bool
-    interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
-    not_started: tuple[str, ...] = ()
-    orphans: tuple[str, ...] = ()  # repositories of services no longer in the catalog
-
-    @property
-    def ok(self) -> bool:
-        return self.interrupted is None and all(r.outcome not in _PROBLEMS for r in self.results)
+class HealReport(RunReport[HealResult]):
+    PROBLEMS = (HealOutcome.CONFLICTS, HealOutcome.REFUSED, HealOutcome.FAILED)
 
 
 @dataclass(frozen=True)
-class HealOptions:
+class HealOptions(RunOptions):
     """`template`: the catalog's; a repository recording another source is refused."""
-
-    root: Path
-    template: TemplateSource
-    jobs: int = 1
-    dry_run: bool = False
 
 
 @dataclass(frozen=True)

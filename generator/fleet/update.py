@@ -47,6 +47,7 @@ from generator.fleet.manifest import (
     write_manifest,
 )
 from generator.fleet.orphans import orphaned
+from generator.fleet.outcome import RepositoryResult, RunOptions, RunReport
 from generator.fleet.owned import Owned, catalog_globs, keep_owned, manifest_without
 from generator.fleet.ports_snapshot import PortsSnapshot, is_current, ports_snapshot, write_snapshot
 from generator.fleet.recorded import Recorded, changed_answers, read_recorded
@@ -73,44 +74,19 @@ class UpdateOutcome(StrEnum):
     FAILED = "failed"
 
 
-_PROBLEMS = (UpdateOutcome.CONFLICTS, UpdateOutcome.REFUSED, UpdateOutcome.FAILED)
-
-
 @dataclass(frozen=True)
-class UpdateResult:
+class UpdateResult(RepositoryResult[UpdateOutcome]):
     """One repository: what happened, the template version (`v1 -> v2`), files, and why."""
 
-    service: str
-    repo: Path
-    outcome: UpdateOutcome
-    version: str = ""
-    files: tuple[str, ...] = ()
-    conflicts: tuple[str, ...] = ()
-    reason: str = ""
-    note: str = ""  # what was done first: an interrupted run finished or cleaned up
+
+@dataclass(frozen=True)
+class UpdateReport(RunReport[UpdateResult]):
+    PROBLEMS = (UpdateOutcome.CONFLICTS, UpdateOutcome.REFUSED, UpdateOutcome.FAILED)
 
 
 @dataclass(frozen=True)
-class UpdateReport:
-    results: list[UpdateResult]
-    dry_run: bool
-    interrupted: int | None = None  # the signal that stopped the run: `not_started` were not
-    not_started: tuple[str, ...] = ()
-    orphans: tuple[str, ...] = ()  # repositories of services no longer in the catalog
-
-    @property
-    def ok(self) -> bool:
-        return self.interrupted is None and all(r.outcome not in _PROBLEMS for r in self.results)
-
-
-@dataclass(frozen=True)
-class UpdateOptions:
+class UpdateOptions(RunOptions):
     """`template`: the source every repository must record, and the ref to update it to."""
-
-    root: Path
-    template: TemplateSource
-    jobs: int = 1
-    dry_run: bool = False
 
 
 @dataclass(frozen=True)
