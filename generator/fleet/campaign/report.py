@@ -85,13 +85,15 @@ def entry_json(entry: Entry) -> dict[str, Any]:
 
 
 def run_json(report: CampaignReport) -> str:
+    # The signal's name, as every fleet command's JSON gives it (fleet-result.schema.json).
+    stopped = None if report.interrupted is None else signal.Signals(report.interrupted).name
     data = {
         "ok": report.ok,
         "campaign": report.campaign,
         "shard": None if report.shard is None else f"{report.shard[0]}/{report.shard[1]}",
         "ledger": str(report.ledger),
         "pushing": report.pushing,
-        "interrupted": report.interrupted,
+        "interrupted": stopped,
         "limited": report.limited,
         "not_started": list(report.not_started),
         "repositories": [{**entry_json(r.entry), "skipped": r.skipped} for r in report.results],
