@@ -5,7 +5,9 @@ is on, and its `pre-receive` hook (a real executable script) appends one JSON li
 `PUSH_LOG` inside the bare repository: the ref updates (old, new, ref) and the push options
 (`GIT_PUSH_OPTION_COUNT`, `GIT_PUSH_OPTION_<i>`), which is where GitLab reads
 `merge_request.create`, `merge_request.target`, `merge_request.title`... A remote can be
-told to refuse pushes (`refuse_pushes`), as a protected branch or a failing server does.
+told to refuse pushes (`refuse_pushes`), as a protected branch or a failing server does, or
+to hold its pushes, clones and fetches in their hooks until the test lets them go (`Gate`):
+how a test signals or starts a second run at a known point of a run, with no clock.
 
 git drops `GIT_CONFIG_PARAMETERS` and `GIT_CONFIG_COUNT` before it starts the receiving side
 of a local push, so fleetform's hardened git (`core.hooksPath=/dev/null` for its own side)
@@ -25,8 +27,14 @@ Typical use (see tests/fleet/test_clone.py):
 from __future__ import annotations
 
 import json
+import os
 import re
+import select
+import shlex
+import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +43,7 @@ from tests.helpers import TEMPLATE_TAG, catalog_at, commit_all, git, init_repo
 
 PUSH_LOG = "fleetform-pushes.jsonl"
 _REFUSE = "fleetform-refuse"  # a file in the bare repository: its text is the refusal message
+_GATE = "fleetform-gate"  # a file in the bare repository: its transfers wait at the `Gate`
 ZERO = "0" * 40
 
 # The receiving side of a push, as GitLab's pre-receive sees it. Absolute interpreter path:
@@ -43,6 +52,7 @@ _HOOK = """\
 #!{python}
 import json, os, sys
 git_dir = os.environ.get("GIT_DIR", ".")
+{gate}
 count = int(os.environ.get("GIT_PUSH_OPTION_COUNT") or 0)
 record = {{
     "updates": [line.split(" ", 2) for line in sys.stdin.read().splitlines() if line],
@@ -58,6 +68,36 @@ os.close(fd)
 if not record["accepted"]:
     sys.stderr.write(open(refuse).read())
     sys.exit(1)
+"""
+
+
+# Where a transfer waits while the test's `Gate` names its repository: it tells the test it is
+# there, then reads the release FIFO until the test closes it. Both opens are non-blocking, so
+# a transfer that comes after the release (or finds no test) goes on at once.
+_HELD = f"""\
+gate = os.path.join(git_dir, "{_GATE}")
+if os.path.exists(gate):
+    arrived, release = open(gate).read().splitlines()
+    try:
+        told = os.open(arrived, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        told = None
+    if told is not None:
+        os.write(told, (os.path.abspath(git_dir) + "\\n").encode())
+        os.close(told)
+        held = os.open(release, os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(held, True)
+        os.read(held, 1)
+        os.close(held)
+"""
+# git's `uploadpack.packObjectsHook` (honoured from the global configuration only): every clone
+# and fetch of a repository runs it, in that repository, with the pack-objects command to run.
+_PACK_HOOK = """\
+#!{python}
+import os, sys
+git_dir = os.getcwd()
+{gate}
+os.execvp(sys.argv[1], sys.argv[1:])
 """
 
 
@@ -88,7 +128,8 @@ def bare_remote(path: Path, *, default_branch: str = "main") -> Path:
     git(path, "config", "receive.advertisePushOptions", "true")
     hook = path / "hooks" / "pre-receive"
     hook.write_text(
-        _HOOK.format(python=sys.executable, log=PUSH_LOG, refuse=_REFUSE), encoding="utf-8"
+        _HOOK.format(python=sys.executable, gate=_HELD, log=PUSH_LOG, refuse=_REFUSE),
+        encoding="utf-8",
     )
     hook.chmod(0o755)
     return path
@@ -101,6 +142,108 @@ def refuse_pushes(remote: Path, message: str = "GitLab: You are not allowed to p
 
 def accept_pushes(remote: Path) -> None:
     (remote / _REFUSE).unlink(missing_ok=True)
+
+
+class Gate:
+    """Holds the transfers to chosen remotes in their hooks until the test lets them go: a push
+    in `pre-receive`, a clone or fetch in `uploadpack.packObjectsHook` (for a git given the
+    environment `fetch_environment()`). Each held transfer first names its remote on a FIFO,
+    so the test knows, without a clock, that exactly those transfers are under way:
+
+        with Gate(tmp_path / "gate", [remote_a, remote_b]) as gate:
+            run = subprocess.Popen(...)
+            gate.arrivals(2)                     # both pushes are in their hooks now
+            os.kill(run.pid, signal.SIGTERM)
+        # leaving the block lets them go (always: no hook is left waiting)
+    """
+
+    def __init__(self, folder: Path, remotes: Sequence[Path]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder, self.remotes = folder, list(remotes)
+        arrived, release = folder / "arrived", folder / "release"
+        os.mkfifo(arrived)
+        os.mkfifo(release)
+        # Read-write: neither open blocks, and `release` reaches EOF only when the test closes it.
+        self._arrived = os.open(arrived, os.O_RDWR | os.O_NONBLOCK)
+        self._release = os.open(release, os.O_RDWR)
+        self._told = b""
+        for remote in self.remotes:
+            (remote / _GATE).write_text(f"{arrived}\n{release}\n", encoding="utf-8")
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+    def arrivals(
+        self, count: int, *, watching: Sequence[subprocess.Popen[str]] = (), within: float = 300
+    ) -> list[Path]:
+        """Wait until `count` transfers in all are held: their remotes, in the order they came.
+        A process of `watching` that ends first fails the test with its output; `within` only
+        bounds a test that fails otherwise: nothing here depends on how fast a run is."""
+        deadline = time.monotonic() + within
+        ended = {os.pidfd_open(process.pid): process for process in watching}
+        try:
+            while self._told.count(b"\n") < count:
+                left = max(deadline - time.monotonic(), 0)
+                ready, _, _ = select.select([self._arrived, *ended], [], [], left)
+                held = self._told.decode().split()
+                for fd in set(ready) & set(ended):
+                    out, err = ended[fd].communicate()
+                    code = ended[fd].returncode
+                    raise AssertionError(f"a run ended ({code}) with {held} held:\n{out}{err}")
+                if not ready:
+                    tree = "\n".join(_descendants([process.pid for process in watching]))
+                    raise AssertionError(f"{count} transfers never held ({held} were):\n{tree}")
+                self._told += os.read(self._arrived, 4096)
+        finally:
+            for fd in ended:
+                os.close(fd)
+        return [Path(line) for line in self._told.decode().splitlines()]
+
+    def release(self) -> None:
+        """Let every held transfer go on, and hold no more."""
+        for remote in self.remotes:
+            (remote / _GATE).unlink(missing_ok=True)
+        if self._release >= 0:
+            os.close(self._release)
+            os.close(self._arrived)
+            self._release = -1
+
+    def fetch_environment(self) -> dict[str, str]:
+        """This environment with a global git configuration (the one in use included) that runs
+        the pack-objects hook: clones and fetches of the gated remotes are held too."""
+        hook = self.folder / "pack-objects-hook"
+        hook.write_text(_PACK_HOOK.format(python=sys.executable, gate=_HELD), encoding="utf-8")
+        hook.chmod(0o755)
+        home = Path(os.environ.get("HOME", "/nonexistent"))
+        xdg = Path(os.environ.get("XDG_CONFIG_HOME", home / ".config")) / "git" / "config"
+        used = os.environ.get("GIT_CONFIG_GLOBAL")
+        included = [Path(used)] if used else [xdg, home / ".gitconfig"]
+        config = self.folder / "gitconfig"
+        lines = [f"[include]\n\tpath = {p}\n" for p in included if p.is_file()]
+        lines.append(f"[uploadpack]\n\tpackObjectsHook = {shlex.quote(str(hook))}\n")
+        config.write_text("".join(lines), encoding="utf-8")
+        return {**os.environ, "GIT_CONFIG_GLOBAL": str(config)}
+
+
+def _descendants(pids: Sequence[int]) -> list[str]:
+    """`pid state command` of the processes under `pids` (what a run was doing when it hung)."""
+    parents: dict[int, int] = {}
+    lines: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(") ")[2].split()  # state, ppid, ...
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:  # ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], lines[pid] = int(fields[1]), f"{pid} {fields[0]} {command[:200]}"
+    under = set(pids)
+    for _ in range(32):  # a process tree of fleetform is never this deep
+        under |= {pid for pid, parent in parents.items() if parent in under}
+    return [lines[pid] for pid in sorted(under) if pid in lines]
 
 
 def pushes(remote: Path) -> list[Push]:
