@@ -11,6 +11,7 @@ from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
     exit_for,
+    finish_run,
     format_option,
     format_option_of,
     jobs_option,
@@ -84,8 +85,7 @@ def run_command(
     )
     run = partial(run_campaign, catalog, services, options)
     report = with_progress(catalog, services, run, quiet=quiet, share=share)
-    click.echo((run_json if output_format == "json" else run_summary)(report), nl=False)
-    exit_for(ctx, report.ok, interrupted=report.interrupted)
+    finish_run(ctx, report, output_format, text=run_summary, json=run_json)
 
 
 @campaign_group.command("status")

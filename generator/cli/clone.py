@@ -10,7 +10,7 @@ import click
 from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
-    exit_for,
+    finish_run,
     format_option,
     jobs_option,
     opened_catalog,
@@ -53,5 +53,4 @@ def clone_command(
     options = CloneOptions(root=workspace, jobs=jobs, shard=share)
     run = partial(clone, catalog, services, options)
     report = with_progress(catalog, services, run, quiet=quiet, share=share)
-    click.echo((clone_json if output_format == "json" else clone_summary)(report), nl=False)
-    exit_for(ctx, report.ok, interrupted=report.interrupted)
+    finish_run(ctx, report, output_format, text=clone_summary, json=clone_json)

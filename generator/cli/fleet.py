@@ -16,6 +16,7 @@ from generator.cli.options import (
     diff_option,
     dry_run_option,
     exit_for,
+    finish_run,
     format_option,
     jobs_option,
     opened_catalog,
@@ -249,8 +250,7 @@ def update_command(
     report = with_progress(
         catalog, services, partial(update, catalog, services, options), quiet=quiet
     )
-    click.echo((update_json if output_format == "json" else update_summary)(report), nl=False)
-    exit_for(ctx, report.ok, interrupted=report.interrupted)
+    finish_run(ctx, report, output_format, text=update_summary, json=update_json)
 
 
 @cli.command("drift")
@@ -283,5 +283,4 @@ def drift_command(
     report = with_progress(
         catalog, services, partial(drift, catalog, services, options), quiet=quiet
     )
-    click.echo((drift_json if output_format == "json" else drift_summary)(report), nl=False)
-    exit_for(ctx, report.ok, interrupted=report.interrupted)
+    finish_run(ctx, report, output_format, text=drift_summary, json=drift_json)

@@ -12,7 +12,7 @@ from generator.cli.group import cli
 from generator.cli.options import (
     catalog_option,
     dry_run_option,
-    exit_for,
+    finish_run,
     format_option,
     jobs_option,
     opened_catalog,
@@ -55,5 +55,4 @@ def heal_command(
     )
     run = partial(heal, catalog, services, options)
     report = with_progress(catalog, services, run, quiet=quiet)
-    click.echo((heal_json if output_format == "json" else heal_summary)(report), nl=False)
-    exit_for(ctx, report.ok, interrupted=report.interrupted)
+    finish_run(ctx, report, output_format, text=heal_summary, json=heal_json)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import click
 
@@ -193,6 +193,33 @@ def exit_for(ctx: click.Context, ok: bool, *, interrupted: int | None = None) ->
     if interrupted is not None:
         ctx.exit(exit_for_signal(interrupted))
     ctx.exit(ExitCode.OK if ok else ExitCode.PROBLEMS)
+
+
+class RunReport(Protocol):
+    """What a command over many repositories returns (`generator.fleet.*` reports)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def interrupted(self) -> int | None: ...
+
+
+ReportT = TypeVar("ReportT", bound=RunReport)
+
+
+def finish_run(
+    ctx: click.Context,
+    report: ReportT,
+    output_format: str,
+    *,
+    text: Callable[[ReportT], str],
+    json: Callable[[ReportT], str],
+) -> NoReturn:
+    """Print a fleet command's report (`json` with --format json, else `text`) and end the
+    command with its exit code (`exit_for`)."""
+    click.echo((json if output_format == "json" else text)(report), nl=False)
+    exit_for(ctx, report.ok, interrupted=report.interrupted)
 
 
 def exit_for_signal(signum: int) -> int:
