@@ -3,7 +3,7 @@
 | module | what it holds |
 | --- | --- |
 | `group` | the click group; the one place where exceptions become exit codes |
-| `options` | options and the problem report shared by the command families |
+| `options` | shared by the command families: options, the catalog, progress, reports, exits |
 | `catalog` | validate, ports check/allocate/table, answers, graph |
 | `fleet` | generate, new, update, drift |
 | `heal` | heal: drifted repositories re-rendered, the owners' edits merged in |
