@@ -33,7 +33,8 @@ import functools
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 # Always set, whatever the repository says.
@@ -100,7 +101,25 @@ def git_bytes(
 
 def overrides(repo: Path) -> list[str]:
     """The `-c key=value` arguments that neutralise what `repo` configures (see above)."""
-    return [arg for key, value in _overrides(str(repo)) for arg in ("-c", f"{key}={value}")]
+    settings = FIXED if str(repo) in _OWN else _overrides(str(repo))
+    return [arg for key, value in settings for arg in ("-c", f"{key}={value}")]
+
+
+# Repositories fleetform itself made for one job (`git init` in its temporary folder) and is
+# the only writer of: their configuration is fleetform's, so the git process that reads a
+# repository's configuration for the overrides is saved (one per campaign repository).
+_OWN: set[str] = set()
+
+
+@contextmanager
+def own_repository(repo: Path) -> Iterator[Path]:
+    """While inside, `repo` (made by fleetform, named as git will be given it) gets only the
+    fixed settings."""
+    _OWN.add(str(repo))
+    try:
+        yield repo
+    finally:
+        _OWN.discard(str(repo))
 
 
 def hardened_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -152,6 +171,13 @@ def configuration(repo: str) -> tuple[tuple[str, str, str], ...]:
         # git prints section and variable names in lower case, subsections as written.
         entries.append((scope, key, value))
     return tuple(entries)
+
+
+def configured(repo: Path, key: str) -> str:
+    """The value git takes for `key` in `repo` (the last one set, as `git config --get`),
+    "" when unset; from the configuration read once for the overrides (no process)."""
+    values = [value for _, name, value in configuration(str(repo)) if name == key]
+    return values[-1] if values else ""
 
 
 def forget() -> None:

@@ -22,6 +22,7 @@ from generator import __version__
 from generator.errors import AnswersFileError, UpdateFailedError
 from generator.fleet import repository
 from generator.fleet.answers import Answers
+from generator.fleet.confine import read_regular
 from generator.fleet.manifest import inputs_digest, write_manifest
 from generator.fleet.ports_snapshot import PortsSnapshot, is_current, write_snapshot
 from generator.fleet.recorded import changed_answers, read_recorded
@@ -77,24 +78,54 @@ def new_scratch(path: Path) -> Path:
     return path
 
 
-def fetch(scratch: Path, url: str, refs: Sequence[str]) -> dict[str, str]:
-    """Fetch `refs` (full names) from `url` into scratch's `refs/remotes/origin/`; their ids."""
-    specs = [f"+{ref}:refs/remotes/origin/{ref.removeprefix('refs/heads/')}" for ref in refs]
+@dataclass(frozen=True)
+class Head:
+    """A branch tip fetched into the scratch repository: its commit and committer date."""
+
+    commit: str
+    date: str  # seconds since the epoch, as git prints %ct
+
+
+def fetch(scratch: Path, url: str, default: str, branch: str) -> dict[str, Head]:
+    """Fetch the default branch and, when the remote has it, the campaign branch (full
+    names) from `url` into scratch's `refs/remotes/origin/`; what each names. Refused when
+    the remote has no default branch.
+
+    The campaign branch is fetched by a pattern (`fleetform/NAME*`), which git allows to
+    match nothing: one fetch learns whether it exists, where asking first would cost the
+    remote a round trip of its own (an `ls-remote`, an SSH session on a real server).
+    """
+    specs = [f"+{default}:{_tracking(default)}", f"+{branch}*:{_tracking(branch)}*"]
     fetched = git(
         scratch, *_NO_MAINTENANCE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
         url, *specs,
     )  # fmt: skip
     if fetched.returncode != 0:
+        if f"couldn't find remote ref {default}" in fetched.stderr:
+            name = default.removeprefix("refs/heads/")
+            raise Refused(f"the remote {url} has no branch {name}")
         raise UpdateFailedError(reason=f"git fetch {url}: {fetched.stderr.strip()}")
-    ids = {}
-    for ref in refs:
-        local = f"refs/remotes/origin/{ref.removeprefix('refs/heads/')}"
-        ids[ref] = git(scratch, "rev-parse", "--verify", "--quiet", local).stdout.strip()
-    return ids
+    listed = git(
+        scratch, "for-each-ref",
+        "--format=%(refname)%00%(objectname)%00%(committerdate:unix)", "refs/remotes/origin/",
+    )  # fmt: skip
+    tips = {}
+    for line in listed.stdout.splitlines():
+        ref, commit, date = [*line.split("\0"), "", ""][:3]
+        tips[ref] = Head(commit, date)
+    heads = {ref: tips[_tracking(ref)] for ref in (default, branch) if _tracking(ref) in tips}
+    if default not in heads or not heads[default].date:
+        raise UpdateFailedError(reason=f"git fetch {url}: {default} is not a commit")
+    return heads
 
 
-def build(scratch: Path, base: str, target: Target, answers: Answers) -> Built:
-    """Bring `base` to the target with `answers` in `scratch`; the commit, or "" if unchanged."""
+def _tracking(ref: str) -> str:
+    return f"refs/remotes/origin/{ref.removeprefix('refs/heads/')}"
+
+
+def build(scratch: Path, head: Head, target: Target, answers: Answers) -> Built:
+    """Bring `head` to the target with `answers` in `scratch`; the commit, or "" if unchanged."""
+    base = head.commit
     checked = git(scratch, "checkout", "--quiet", "--detach", base)
     if checked.returncode != 0:
         raise UpdateFailedError(reason=f"git checkout {base}: {checked.stderr.strip()}")
@@ -132,7 +163,7 @@ def build(scratch: Path, base: str, target: Target, answers: Answers) -> Built:
         parts.append(f"catalog: {', '.join(changed)}")
     title = "; ".join(parts) or "catalog: the fleet's ports"
     message = _message(target.campaign, title, files, conflicts)
-    return Built(_commit(scratch, base, message), title, files, conflicts)
+    return Built(_commit(scratch, head, message), title, files, conflicts)
 
 
 def _message(campaign: str, title: str, files: Sequence[str], conflicts: Sequence[str]) -> str:
@@ -149,16 +180,15 @@ def shown(name: str) -> str:
     return _CONTROL.sub("?", name)
 
 
-def _commit(scratch: Path, base: str, message: str) -> str:
+def _commit(scratch: Path, base: Head, message: str) -> str:
     """The commit of scratch's index on `base`, every input fixed (see the module's doc)."""
     tree = git(scratch, "write-tree", check=True).stdout.strip()
-    date = git(scratch, "log", "-1", "--format=%ct", base, check=True).stdout.strip()
     env = hardened_environment()
     for who in ("AUTHOR", "COMMITTER"):
         env[f"GIT_{who}_NAME"], env[f"GIT_{who}_EMAIL"] = AUTHOR
-        env[f"GIT_{who}_DATE"] = f"@{date} +0000"
+        env[f"GIT_{who}_DATE"] = f"@{base.date} +0000"
     made = subprocess.run(
-        ["git", "-C", str(scratch), "commit-tree", tree, "-p", base, "-F", "-"],
+        ["git", "-C", str(scratch), "commit-tree", tree, "-p", base.commit, "-F", "-"],
         input=message,
         capture_output=True,
         text=True,
@@ -214,38 +244,92 @@ def adopt(repo: Path, scratch: Path, commit: str, base: str, campaign: str) -> b
     return parents == [base] and made_by_campaign(scratch, commit, campaign)
 
 
-def check_local(repo: Path, branch: str, campaign: str, *, unless: str = "") -> None:
+@dataclass(frozen=True)
+class Local:
+    """What the workspace repository holds: its campaign branch's commit ("" when it has
+    none) and its `origin/<default branch>`'s."""
+
+    branch: str
+    origin: str
+
+
+def check_local(repo: Path, branch: str, default: str, campaign: str, *, unless: str = "") -> Local:
     """Refused when moving the workspace repository's `branch` would drop a commit someone
     made there, or move the branch its work tree has checked out; not when it is at
     `unless` (the commit an earlier run made for the same key: it will not move)."""
-    local = git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip()
-    if local and local == unless:
-        return
+    listed = git(
+        repo, "for-each-ref", "--format=%(refname)%00%(objectname)", branch, _tracking(default)
+    )
+    refs = dict(line.split("\0", 1) for line in listed.stdout.splitlines() if "\0" in line)
+    local = Local(refs.get(branch, ""), refs.get(_tracking(default), ""))
+    if local.branch and local.branch == unless:
+        return local
     name = branch.removeprefix("refs/heads/")
-    if local and not made_by_campaign(repo, local, campaign):
+    if local.branch and not made_by_campaign(repo, local.branch, campaign):
         raise Refused(
-            f"the workspace repository's {name} holds {local[:12]}, a commit fleetform did not"
-            " make; not moved"
+            f"the workspace repository's {name} holds {local.branch[:12]}, a commit fleetform"
+            " did not make; not moved"
         )
-    if git(repo, "symbolic-ref", "--quiet", "HEAD").stdout.strip() == branch:
+    if _checked_out(repo) == branch:
         raise Refused(f"{name} is checked out in the workspace repository; not moved")
+    return local
 
 
-def bring_back(repo: Path, scratch: Path, branch: str, commit: str, campaign: str) -> None:
-    """Set the workspace repository's `branch` to `commit`, unless that would drop a commit
-    someone made there or move the branch its work tree has checked out."""
-    if git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip() == commit:
+def _checked_out(repo: Path) -> str:
+    """The branch HEAD names (full name), or "" when detached: read from `.git/HEAD` as git
+    reads it when that is a regular file (the caller has checked `.git` is a directory),
+    else asked of git."""
+    text = read_regular(repo / ".git" / "HEAD")
+    if text is None:
+        return git(repo, "symbolic-ref", "--quiet", "HEAD").stdout.strip()
+    head = text.decode("utf-8", "replace").strip()
+    return head.removeprefix("ref: ") if head.startswith("ref: ") else ""
+
+
+def bring_back(
+    repo: Path, scratch: Path, branch: str, commit: str, base: str, local: Local
+) -> None:
+    """Set the workspace repository's `branch` to `commit` (on `base`), if it is still where
+    `check_local` found it (`update-ref`'s compare and swap): a commit someone made there in
+    between is never dropped."""
+    if local.branch == commit:
         return
-    check_local(repo, branch, campaign)
+    if local.origin == base:
+        # It has the base: the new objects go as a pack that `unpack-objects` names by their
+        # content, written by no process that reads the repository's remotes.
+        pack = git_bytes(
+            scratch, "pack-objects", "--revs", "--stdout", "-q",
+            input=f"{commit}\n^{base}\n".encode(),
+        )  # fmt: skip
+        if (
+            pack.returncode != 0
+            or git_bytes(repo, "unpack-objects", "-q", input=pack.stdout).returncode
+        ):
+            raise UpdateFailedError(
+                reason="copying the campaign commit into the workspace repository"
+            )
+    else:
+        _fetch_from_scratch(repo, scratch, branch, commit)
     name = branch.removeprefix("refs/heads/")
+    moved = git(repo, "update-ref", "-m", f"fleetform: {name}", branch, commit, local.branch)
+    if moved.returncode != 0:
+        raise Refused(
+            f"the workspace repository's {name} moved while the campaign ran; not moved"
+            f" ({' '.join(moved.stderr.split())})"
+        )
+
+
+def _fetch_from_scratch(repo: Path, scratch: Path, branch: str, commit: str) -> None:
+    """The objects of `commit` fetched into the workspace repository (which may lack some
+    of the base's history), with no ref of its own changed."""
     git(scratch, "update-ref", branch, commit, check=True)
-    spec = f"+{branch}:{branch}"
     fetched = git(
         repo, *_NO_MAINTENANCE, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head",
-        str(scratch), spec,
+        str(scratch), branch,
     )  # fmt: skip
     if fetched.returncode != 0:
         raise UpdateFailedError(reason=f"git fetch into the workspace repository: {fetched.stderr}")
     # The repository's own configuration (url.*.insteadOf) could have fetched from elsewhere.
-    if git(repo, "rev-parse", "--verify", "--quiet", branch).stdout.strip() != commit:
-        raise UpdateFailedError(reason=f"{name} in the workspace repository is not {commit}")
+    there = git(repo, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}").stdout.strip()
+    if there != commit:
+        raise UpdateFailedError(reason=f"the workspace repository did not receive {commit}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,7 +65,7 @@ from generator.fleet.template import (
     target_ref,
 )
 from generator.fleet.workspace import Workspace, hold, key, require_workspace
-from generator.git import git
+from generator.git import configured, forget, git, own_repository
 from generator.parallel import in_parallel
 
 
@@ -138,6 +138,7 @@ def run_campaign(
 ) -> CampaignReport:
     """Run the campaign over the named services (else every generated one) of the shard."""
     require_name(options.name)
+    forget()  # repositories' configuration is read once a run, and a run starts here
     services = in_shard(select_services(catalog, names), options.shard)
     answers = {sid: service_answers(catalog, sid) for sid in services}
     require_workspace(options.root)
@@ -251,29 +252,35 @@ def run_one(job: _Job) -> CampaignResult:
         if problem:
             return _result(job, State.REFUSED, reason=problem)
         assert job.remote is not None  # _workspace_problem refuses a service without one
-        default, branch = f"refs/heads/{job.default_branch}", f"refs/heads/{_branch(job)}"
-        heads = remote_heads(job.scratch_root, job.remote, [default, branch])
-        if default not in heads:
-            reason = f"the remote {job.remote} has no branch {job.default_branch}"
-            return _result(job, State.REFUSED, reason=reason)
-        previous = job.previous
-        if (
-            previous
-            and previous.key == _key(job, heads[default])
-            and previous.final(job.options.push)
-            and previous.repository == job.repo_name
-        ):
-            return CampaignResult(previous, job.repo, skipped=True)
+        if _done_before(job):
+            assert job.previous is not None
+            return CampaignResult(job.previous, job.repo, skipped=True)
         with Workspace(job.options.root).lock(job.repo_name):
             scratch = Path(tempfile.mkdtemp(prefix=f"{key(job.repo_name)}-", dir=job.scratch_root))
             try:
-                return _campaign_one(job, new_scratch(scratch), [default, branch], heads)
+                with own_repository(new_scratch(scratch)):
+                    return _campaign_one(job, scratch)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
     except (Refused, LockedError, UnsafePathError) as exc:
         return _result(job, State.REFUSED, reason=str(exc))
     except (UpdateFailedError, WriteError) as exc:
         return _result(job, State.FAILED, reason=str(exc))
+
+
+def _done_before(job: _Job) -> bool:
+    """Whether the ledger holds this repository in a final state for the key the remote's
+    default branch gives now. The remote is asked (`ls-remote`) only when the ledger could
+    say so: a first run fetches straight away."""
+    previous = job.previous
+    if not (previous and previous.final(job.options.push) and previous.repository == job.repo_name):
+        return False
+    assert job.remote is not None
+    default = f"refs/heads/{job.default_branch}"
+    heads = remote_heads(job.scratch_root, job.remote, [default])
+    if default not in heads:
+        raise Refused(f"the remote {job.remote} has no branch {job.default_branch}")
+    return previous.key == _key(job, heads[default])
 
 
 def _made_before(job: _Job, scratch: Path, base: str, key_: Key) -> Built | None:
@@ -313,8 +320,9 @@ def _workspace_problem(job: _Job) -> str:
     top = git(repo, "rev-parse", "--show-toplevel").stdout.strip()
     if not top or Path(top).resolve() != repo.resolve():
         return "not a git repository of its own (fleetform clone creates it)"
-    # The URL as configured: `remote get-url` would apply the repository's insteadOf rules.
-    origin = git(repo, "config", "--get", "remote.origin.url").stdout.strip()
+    # The URL as configured, not as the repository's insteadOf rules rewrite it (`remote
+    # get-url`): read with the configuration the hardened runner has read already.
+    origin = configured(repo, "remote.origin.url")
     if not origin:
         return "no origin remote (fleetform clone sets it to the catalog's remote)"
     if not same_source(origin, job.remote):
@@ -322,13 +330,12 @@ def _workspace_problem(job: _Job) -> str:
     return ""
 
 
-def _campaign_one(
-    job: _Job, scratch: Path, refs: list[str], heads: Mapping[str, str]
-) -> CampaignResult:
+def _campaign_one(job: _Job, scratch: Path) -> CampaignResult:
     assert job.remote is not None
-    default, branch = refs
-    ids = fetch(scratch, job.remote, [ref for ref in refs if ref in heads])
-    base, seen = ids[default], ids.get(branch, "")
+    default, branch = f"refs/heads/{job.default_branch}", f"refs/heads/{_branch(job)}"
+    heads = fetch(scratch, job.remote, default, branch)
+    head, seen = heads[default], heads[branch].commit if branch in heads else ""
+    base = head.commit
     key_ = _key(job, base)
     if seen and not made_by_campaign(scratch, seen, job.options.name):
         raise Refused(
@@ -337,8 +344,8 @@ def _campaign_one(
         )
     # Before the update, which is the cost.
     same = job.previous.commit if job.previous and job.previous.key == key_ else ""
-    check_local(job.repo, branch, job.options.name, unless=same)
-    built = _made_before(job, scratch, base, key_) or build(scratch, base, job.target, job.answers)
+    local = check_local(job.repo, branch, job.default_branch, job.options.name, unless=same)
+    built = _made_before(job, scratch, base, key_) or build(scratch, head, job.target, job.answers)
     if not built.commit:
         reason = (
             f"the remote still has {_branch(job)} from an earlier run (nothing to merge now)"
@@ -349,7 +356,7 @@ def _campaign_one(
     commit = built.commit
     if seen and seen != commit and same_change(scratch, seen, commit):
         commit = seen  # the same change, made by another run (one that dated it otherwise)
-    bring_back(job.repo, scratch, branch, commit, job.options.name)
+    bring_back(job.repo, scratch, branch, commit, base, local)
     state = State.CONFLICT if built.conflicts else State.COMMITTED
     fields: dict[str, object] = {
         "key": key_,
