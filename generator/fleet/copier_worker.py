@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -26,11 +27,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from copier import _main as copier_main
+from copier import _tools as copier_tools
 from copier._jinja_ext import get_yield_context
 from copier._main import Worker
 from copier._subproject import Subproject
 from copier._template import Template
 from copier._vcs import get_git
+from plumbum import local
+
+from generator.fleet.confine import kind
 
 # The flag lives where importing it costs no Copier; re-exported for older imports.
 from generator.fleet.render import rendering_recorded_versions as rendering_recorded_versions
@@ -51,6 +57,36 @@ _OLD_COPY_PREFIX = "copier._main.old_copy."
 _NEW_COPY_PREFIX = "copier._main.new_copy."
 # Called with that clean render of the new version while it exists (see UpdateWorker).
 on_new_copy: ContextVar[Callable[[Path], None] | None] = ContextVar("on_new_copy", default=None)
+
+
+def _objects_folder(path: Path) -> Path:
+    """`copier._tools.get_git_objects_dir` without a git process where git's answer is
+    known: a repository whose `.git` is a folder of its own (not a worktree's link file,
+    no `commondir`) and no variable pointing git elsewhere keeps its objects in
+    `.git/objects`. Copier asks five times an update, for its two throwaway repositories
+    and the destination, all of them made by fleetform or Copier."""
+    folder = Path(str(local.cwd), path)
+    dot_git = folder / ".git"
+    if (
+        not any(name in os.environ for name in ("GIT_DIR", "GIT_OBJECT_DIRECTORY"))
+        and kind(dot_git) == "directory"
+        and kind(dot_git / "objects") == "directory"
+        and kind(dot_git / "commondir") == "missing"
+    ):
+        return (dot_git / "objects").absolute()
+    return copier_tools.get_git_objects_dir(path)
+
+
+def _set_git_alternates(*repos: Path, path: Path = Path()) -> None:
+    """`copier._tools.set_git_alternates`, with `_objects_folder` for each repository."""
+    alternates = _objects_folder(path) / "info" / "alternates"
+    alternates.parent.mkdir(parents=True, exist_ok=True)
+    alternates.write_bytes(b"\n".join(bytes(_objects_folder(repo)) for repo in repos))
+
+
+# `copier._main` calls it by its module-level name, in `_apply_update` (one method of ~200
+# lines); replacing that name is the only way in. Same pin as the rest of this module.
+setattr(copier_main, "set_git_alternates", _set_git_alternates)  # noqa: B010
 
 
 def release() -> None:
@@ -161,8 +197,7 @@ class FleetWorker(Worker):
         with _LOCK:
             if key not in _ENVIRONMENTS:
                 env = super().jinja_env
-                # Compiling is a pure function of the source text for a given environment.
-                setattr(env, "compile", functools.lru_cache(maxsize=4096)(env.compile))  # noqa: B010
+                setattr(env, "compile", _cached_compile(env))  # noqa: B010
                 _ENVIRONMENTS[key] = env
             return _ENVIRONMENTS[key]
 
@@ -209,6 +244,22 @@ class FleetWorker(Worker):
         return not any(marker and marker in text for marker in markers)
 
 
+def _cached_compile(env: Any) -> Callable[..., Any]:
+    """`env.compile`, once per source: compiling is a pure function of the source text for
+    a given environment, but for one side effect kept here on every call. Copier's yield
+    extension forgets the yield tag it saw last when a source is compiled (its `preprocess`),
+    and Copier reads that after rendering a path: without it, the path after a `{% yield %}`
+    one would loop too, or fail as a second yield tag."""
+    compile_once = functools.lru_cache(maxsize=4096)(env.compile)
+
+    def compile_source(*args: Any, **kwargs: Any) -> Any:
+        context = get_yield_context(env)
+        context.yield_name, context.yield_iterable = None, None
+        return compile_once(*args, **kwargs)
+
+    return compile_source
+
+
 class UpdateWorker(FleetWorker):
     """`copier update` with the shared clones and environments of FleetWorker.
 
@@ -250,16 +301,33 @@ class UpdateWorker(FleetWorker):
     def _git_initialize_repo(self) -> None:
         git = get_git()
         git("init", "--quiet", "--template=")
+        store = self.object_store
+        if store is not None:
+            # The render's blobs are nearly all in the destination already (the recorded
+            # version is what it holds): `git add` then writes almost nothing, where a fresh
+            # object folder gets every blob as a loose object, each in a new fan-out folder.
+            # Borrowing it (alternates, read as Copier's own `set_git_alternates` does) keeps
+            # this repository whole for Copier's later git calls, which name no store.
+            # Copier calls this inside `local.cwd(<the throwaway repository>)`.
+            alternates = Path(str(local.cwd), ".git", "objects", "info", "alternates")
+            alternates.parent.mkdir(parents=True, exist_ok=True)
+            alternates.write_text(f"{store}\n", encoding="utf-8")
+            git = git.with_env(GIT_OBJECT_DIRECTORY=str(store))
         git("add", ".")
-        self._git_commit()
+        _commit_all(git, "dumb commit")
+
+    @functools.cached_property
+    def object_store(self) -> Path | None:
+        """The destination's object folder, which Copier's two throwaway repositories write
+        into; None unless the destination is a repository of its own (`copier_update`'s
+        callers give it a scratch repository fleetform made)."""
+        objects = self.subproject.local_abspath.absolute() / ".git" / "objects"
+        if objects.parent.is_symlink() or objects.is_symlink() or not objects.is_dir():
+            return None
+        return objects
 
     def _git_commit(self, message: str = "dumb commit") -> None:
-        # These throwaway repositories live for one update: no `git maintenance run --auto`
-        # after each commit (three per update).
-        get_git()(
-            *_NO_MAINTENANCE,
-            "commit", "--quiet", "--allow-empty", "--no-gpg-sign", "--no-verify", "-am", message,
-        )  # fmt: skip
+        _commit_all(get_git(), message)
 
     @functools.cached_property
     def subproject(self) -> Subproject:
@@ -284,6 +352,15 @@ class UpdateWorker(FleetWorker):
             self.subproject.local_abspath, "config", "--type=bool", "--get", "core.fileMode"
         )
         return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def _commit_all(git: Any, message: str) -> None:
+    """Commit everything in one of copier update's throwaway repositories, which live for
+    one update: no hooks, no signing, no `git maintenance run --auto` (three per update)."""
+    git(
+        *_NO_MAINTENANCE,
+        "commit", "--quiet", "--allow-empty", "--no-gpg-sign", "--no-verify", "-am", message,
+    )  # fmt: skip
 
 
 class SharedSubproject(Subproject):
