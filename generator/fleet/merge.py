@@ -35,14 +35,10 @@ def merge_render(scratch: Path, rendered: Path, name: str) -> bool:
     target = confined(scratch, name, source="the template's files")
     base = scratch.parent / "merge-base"
     base.write_bytes(clean_version(scratch, name) or b"")
+    # Absolute: git resolves relative paths against `-C scratch`, not against the cwd.
+    files = (str(path.absolute()) for path in (target, base, rendered / name))
     merged = git(
-        scratch,
-        "merge-file",
-        *(flag for label in LABELS for flag in ("-L", label)),
-        "--",
-        str(target),
-        str(base),
-        str(rendered / name),
+        scratch, "merge-file", *(flag for label in LABELS for flag in ("-L", label)), "--", *files
     )
     base.unlink()
     if merged.returncode < 0 or merged.returncode > 127:
@@ -58,7 +54,8 @@ def mark_unmerged(scratch: Path, rendered: Path, names: list[str]) -> None:
     for name in names:
         head = git(scratch, "ls-files", "--stage", "--", name).stdout.split()
         mode, ours = head[0], head[1]
-        theirs = git(scratch, "hash-object", "-w", "--", str(rendered / name)).stdout.strip()
+        render = str((rendered / name).absolute())
+        theirs = git(scratch, "hash-object", "-w", "--", render).stdout.strip()
         lines += [f"0 {'0' * 40}\t{name}", f"{mode} {ours} 2\t{name}", f"{mode} {theirs} 3\t{name}"]
         base = clean_version(scratch, name)
         if base is not None:

@@ -23,7 +23,9 @@ _ZERO = "0" * 40
 
 def clone(repo: Path, dest: Path) -> None:
     """`dest`: a clone of `repo` at its HEAD, sharing its objects, with its core.fileMode."""
-    cloned = git(repo, "clone", "--shared", "--quiet", "--template=", "--", str(repo), str(dest))
+    # Absolute: git resolves relative paths against `-C repo`, not against the caller's cwd.
+    source, target = str(repo.absolute()), str(dest.absolute())
+    cloned = git(repo, "clone", "--shared", "--quiet", "--template=", "--", source, target)
     if cloned.returncode != 0:
         raise UpdateFailedError(reason=f"git clone of the repository: {cloned.stderr.strip()}")
     heads = [git(path, "rev-parse", "--verify", "HEAD").stdout.strip() for path in (repo, dest)]

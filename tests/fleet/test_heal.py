@@ -230,6 +230,22 @@ def test_an_owners_edit_with_nothing_lost_is_kept_and_the_repository_unchanged(
     assert files_of(repo) == before and git(repo, "status", "--porcelain") == ""
 
 
+def test_a_relative_workspace_path_heals_as_an_absolute_one(
+    fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-w ws`: git is run with `-C` in the repository and its scratch clone, so every path
+    fleetform hands it (the clone's source, the merge's files) must not be relative."""
+    for name in (KEPT, CLASH):
+        shutil.copytree(fleet.spare / name, tmp_path / "ws" / name, symlinks=True)
+    monkeypatch.chdir(tmp_path)
+    result = fleetform("heal", "-c", fleet.catalog, "-w", "ws", KEPT, CLASH)
+    assert result.exit_code == 1, result.output  # CLASH conflicts
+    assert [row(result, name)[1] for name in (KEPT, CLASH)] == ["healed", "conflicts"]
+    for name in (KEPT, CLASH):
+        assert files_of(tmp_path / "ws" / name) == files_of(fleet.repo(name)), name
+        assert git_state(tmp_path / "ws" / name) == git_state(fleet.repo(name)), name
+
+
 # ------------------------------------------------------------------ two processes at once
 
 
