@@ -55,12 +55,11 @@ def up_command(
     """
     from generator.stack.engine import connect
     from generator.stack.report import up_report
-    from generator.stack.up import UpOptions, stack_services, up
+    from generator.stack.up import UpOptions, up
 
     catalog = opened_catalog(catalog_path)
-    stack_services(catalog, profile)  # an unknown profile is bad usage, engine or not
     options = UpOptions(profile=profile, project=project or catalog.name, wait_timeout=wait_timeout)
-    result = up(catalog, options, connect(), emit=lambda event: click.echo(str(event), err=True))
+    result = up(catalog, options, connect, emit=lambda event: click.echo(str(event), err=True))
     click.echo(up_report(result), err=True, nl=False)
     exit_for(ctx, result.ok)
 
@@ -81,11 +80,9 @@ def down_command(
     from generator.stack.down import down
     from generator.stack.engine import connect
     from generator.stack.report import down_report
-    from generator.stack.up import stack_services
 
     catalog = opened_catalog(catalog_path)
-    stack_services(catalog, profile)
-    result = down(catalog, profile, project or catalog.name, connect())
+    result = down(catalog, profile, project or catalog.name, connect)
     click.echo(down_report(result), nl=False)
     exit_for(ctx, result.ok)
 

@@ -91,7 +91,7 @@ def _verify_live(
     wait_timeout: float,
 ) -> None:
     from generator.stack.engine import connect
-    from generator.stack.live import LiveOptions, preflight, verify_live
+    from generator.stack.live import LiveOptions, verify_live
     from generator.stack.report import live_json, live_report
 
     ctx.meta["format"] = output_format
@@ -99,9 +99,8 @@ def _verify_live(
         raise click.UsageError("give either --workspace or --out, not both")
     catalog = opened_catalog(catalog_path)
     options = LiveOptions(workspace=workspace, out=out, wait_timeout=wait_timeout)
-    preflight(catalog, services, options)  # bad input is exit 2, engine or not
     result = verify_live(
-        catalog, services, options, connect(), emit=lambda line: click.echo(line, err=True)
+        catalog, services, options, connect, emit=lambda line: click.echo(line, err=True)
     )
     click.echo(live_json(result) if output_format == "json" else live_report(result), nl=False)
     exit_for(ctx, result.ok)

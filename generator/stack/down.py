@@ -9,12 +9,12 @@ anything of the project is left.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from generator.catalog.model import Catalog
 from generator.catalog.profiles import UNPROFILED, compose_profiles, profile_services
 from generator.errors import EngineError
 from generator.stack.compose import orchestration_project, teardown
+from generator.stack.engine import Connect
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,17 @@ class DownResult:
         return not self.leftovers
 
 
-def down(catalog: Catalog, profile: str, project: str, client: Any) -> DownResult:
+def down(catalog: Catalog, profile: str, project: str, connect: Connect) -> DownResult:
     """Remove the project's containers (with their anonymous volumes) and networks.
 
     Compose only acts on the services of the profiles it is given, so it gets every profile
     of the file: a project has one network, and containers of another profile left on a
     removed network could never start again. Those are named in the result. A step Compose
-    or the engine refuses is an `EngineError`.
+    or the engine refuses is an `EngineError`; an unknown profile a `UsageError`, before
+    `connect` is called.
     """
     members = profile_services(catalog, profile)
+    client = connect()
     every_profile = sorted(
         {p for ps in compose_profiles(catalog).values() for p in ps} | {UNPROFILED}
     )

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +46,11 @@ def connect(timeout: int = 30) -> Any:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise EngineUnavailableError(host=docker_host(), reason=_reason(exc)) from exc
     return client
+
+
+# How up, down and verify --live get their client (`connect`): called once their input is
+# checked, so bad input is bad usage (exit 2) whether an engine answers or not.
+Connect = Callable[[], Any]
 
 
 def _reason(exc: BaseException) -> str:

@@ -54,7 +54,7 @@ from generator.fleet.template import catalog_template
 from generator.problems import Location, Problem
 from generator.stack.build_context import DOCKERFILE
 from generator.stack.compose import ComposeProject
-from generator.stack.engine import compose_binary
+from generator.stack.engine import Connect, compose_binary
 from generator.stack.live_phases import (
     HEALTH_CHECK,
     SERVICE_COMPOSE_FILE,
@@ -138,15 +138,16 @@ def verify_live(
     catalog: Catalog,
     names: Sequence[str],
     options: LiveOptions,
-    client: Any,
+    connect: Connect,
     emit: Emit | None = None,
 ) -> LiveResult:
     """Build, run and health-check each named generated service (all of them if none).
 
-    Everything `preflight` raises, it raises before anything is started.
+    Everything `preflight` raises, it raises before anything is started or `connect` called.
     """
     say = emit or (lambda _line: None)
     services = preflight(catalog, names, options)
+    client = connect()
     began = time.monotonic()
     with _repositories(catalog, services, options, say) as (repos, failed):
         results = []

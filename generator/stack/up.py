@@ -25,6 +25,7 @@ from generator.catalog.model import Catalog, Runtime
 from generator.catalog.profiles import profile_services
 from generator.stack.compose import ComposeProcess, ComposeRun, last_words, orchestration_project
 from generator.stack.engine import (
+    Connect,
     ContainerState,
     LoopRule,
     container_logs,
@@ -166,9 +167,13 @@ def stack_services(catalog: Catalog, profile: str) -> dict[str, list[str]]:
     }
 
 
-def up(catalog: Catalog, options: UpOptions, client: Any, emit: Emit | None = None) -> UpResult:
-    """Start `options.profile` with Compose and wait until every service is healthy."""
+def up(
+    catalog: Catalog, options: UpOptions, connect: Connect, emit: Emit | None = None
+) -> UpResult:
+    """Start `options.profile` with Compose and wait until every service is healthy; an
+    unknown profile is a `UsageError` before `connect` is called."""
     edges = stack_services(catalog, options.profile)
+    client = connect()
     order = start_order(edges)
     events: list[LogEvent] = []
 
