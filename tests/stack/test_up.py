@@ -27,9 +27,10 @@ def test_unknown_profile_is_bad_usage_before_the_engine_is_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    result = fleetform("up", "-c", BUNDLED_CATALOG, "nope")
-    assert result.exit_code == 2
-    assert result.stderr.startswith("fleetform: error: unknown profile 'nope'")
+    for args in (["up", "nope"], ["down", "nope"], ["status", "--profile", "nope"]):
+        result = fleetform(*args, "-c", BUNDLED_CATALOG)
+        assert result.exit_code == 2, args
+        assert result.stderr.startswith("fleetform: error: unknown profile 'nope'"), args
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
