@@ -124,34 +124,25 @@ def status_command(
 ) -> None:
     """The health matrix: per service its containers, state, health, restarts, uptime,
     published ports against the catalog's, and a verdict. Exit 1 unless all are ok."""
-    import time
-
-    from generator.catalog.profiles import profile_services
     from generator.stack.engine import LoopRule, connect
     from generator.stack.report import matrix_json, matrix_table
-    from generator.stack.status import health_matrix
+    from generator.stack.status import WATCH_SECONDS, health_matrices
 
     catalog = opened_catalog(catalog_path)
-    if profile is not None:
-        profile_services(catalog, profile)
-    client = connect()
     rule = LoopRule(restarts=loop_restarts, minutes=loop_minutes)
     render = matrix_json if output_format == "json" else matrix_table
+    matrices = health_matrices(
+        catalog, project or catalog.name, connect, profile=profile, rule=rule, watch=watch
+    )
     code = ExitCode.OK
     try:
-        while True:
-            matrix = health_matrix(
-                catalog, project or catalog.name, client, profile=profile, rule=rule
-            )
+        for matrix in matrices:
             code = ExitCode.OK if matrix.ok else ExitCode.PROBLEMS
             if watch and output_format == "table":
                 click.clear()
                 stamp = matrix.checked_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-                click.echo(f"every 2s, Ctrl-C to stop; {stamp}")
+                click.echo(f"every {WATCH_SECONDS}s, Ctrl-C to stop; {stamp}")
             click.echo(render(matrix), nl=False)
-            if not watch:
-                break
-            time.sleep(2)
     except KeyboardInterrupt:
         pass
     ctx.exit(code)

@@ -17,7 +17,8 @@ DDEV services are "external": another tool runs them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -26,7 +27,13 @@ from typing import Any
 from generator.catalog.graph import start_order, transitive
 from generator.catalog.model import Catalog, Runtime, Service
 from generator.catalog.profiles import always_on_roots, dependency_edges, profile_services
-from generator.stack.engine import ContainerState, LoopRule, now_utc, project_containers
+from generator.stack.engine import (
+    Connect,
+    ContainerState,
+    LoopRule,
+    now_utc,
+    project_containers,
+)
 
 
 class Verdict(StrEnum):
@@ -131,6 +138,31 @@ def expected_services(
         return profile_services(catalog, profile)
     present = {c.service for c in containers if c.service in catalog.services}
     return transitive(dependency_edges(catalog), always_on_roots(catalog) | present)
+
+
+WATCH_SECONDS = 2  # `status --watch`: how often the matrix is read again
+
+
+def health_matrices(
+    catalog: Catalog,
+    project: str,
+    connect: Connect,
+    *,
+    profile: str | None = None,
+    rule: LoopRule | None = None,
+    watch: bool = False,
+) -> Iterator[HealthMatrix]:
+    """`fleetform status`: the health matrix once or, with `watch`, again every WATCH_SECONDS
+    until the caller stops reading (Ctrl-C). An unknown profile is a `UsageError` before
+    `connect` is called."""
+    if profile is not None:
+        profile_services(catalog, profile)
+    client = connect()
+    while True:
+        yield health_matrix(catalog, project, client, profile=profile, rule=rule)
+        if not watch:
+            return
+        time.sleep(WATCH_SECONDS)
 
 
 def health_matrix(
