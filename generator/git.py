@@ -16,14 +16,15 @@ The environment loses the variables that would point git at another repository;
 `hardened_environment` also carries the fixed settings (`GIT_CONFIG_COUNT/KEY/VALUE`) for a
 git fleetform starts by other means.
 
-Copier's own git (`copier._vcs.get_git()`, plumbum's `local["git"]`) gets none of this: it
-inherits fleetform's environment as it is. It never runs in a repository whose configuration
-someone else wrote: Copier clones the template afresh (a configuration of its own making),
-renders into new directories where fleetform's worker asks git nothing (generate, drift,
-heal), and `update` hands it a scratch clone made by `git clone --shared --template=`
-(fleetform's configuration, no hooks: `generator.fleet.scratch`) and its own throwaway
-old/new-copy repositories. What the operator configures globally (an LFS filter, a hooks
-path) applies there as to the operator's own git. tests/fleet/test_hostile_git.py holds
+Copier's own git (`copier._vcs.get_git()`, plumbum's `local["git"]`) takes no arguments from
+here: `generator.fleet.copier_git` gives it `hardened_environment` around every Copier call
+(render and update). It needs no overrides, as it never runs in a repository whose
+configuration someone else wrote: Copier clones the template afresh (a configuration of its
+own making), renders into new directories where fleetform's worker asks git nothing
+(generate, drift, heal), and `update` hands it a scratch clone made by `git clone --shared
+--template=` (fleetform's configuration, no hooks: `generator.fleet.scratch`) and its own
+throwaway old/new-copy repositories. What the operator configures globally (an LFS filter)
+applies there as to the operator's own git. tests/fleet/test_hostile_git.py holds
 this from the outside for generate, update, heal, drift and verify.
 """
 

@@ -5,6 +5,7 @@
 | `answers` | the one mapping from a catalog service to its Copier answers, validated |
 | `template` | `TemplateSource` (where the template comes from) and the git facts asked of it |
 | `copier_worker` | Copier's Worker sharing clones and Jinja per process (Copier's private API) |
+| `copier_git` | Copier's git given the hardened environment of fleetform's own (no GIT_DIR from a hook) |
 | `render` | one Copier render of a service into a new directory |
 | `manifest` | `.fleetform-manifest.json`: what fleetform wrote, by digest |
 | `recorded` | `.copier-answers.yml`: the template source, version and answers recorded |

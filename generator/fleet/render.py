@@ -38,6 +38,7 @@ def render_service(answers: Answers, dest: Path, template: TemplateSource) -> No
     from copier.errors import CopierError, CopierWarning
     from jinja2 import TemplateError
 
+    from generator.fleet.copier_git import hardened
     from generator.fleet.copier_worker import FleetWorker, read_from
 
     failures = (CopierError, TemplateError, ValueError, OSError, subprocess.CalledProcessError)
@@ -48,16 +49,19 @@ def render_service(answers: Answers, dest: Path, template: TemplateSource) -> No
             # Copier warns about a dirty or untagged template on every call; the caller
             # reports the template source and ref once instead.
             warnings.simplefilter("ignore", CopierWarning)
-            with FleetWorker(
-                src_path=template.src,
-                dst_path=dest,
-                data=answers,
-                vcs_ref=template.ref or "HEAD",
-                defaults=True,
-                overwrite=True,
-                quiet=True,
-                unsafe=False,
-            ) as worker:
+            with (
+                hardened(),
+                FleetWorker(
+                    src_path=template.src,
+                    dst_path=dest,
+                    data=answers,
+                    vcs_ref=template.ref or "HEAD",
+                    defaults=True,
+                    overwrite=True,
+                    quiet=True,
+                    unsafe=False,
+                ) as worker,
+            ):
                 worker.run_copy()
     except failures as exc:
         reason = f"{type(exc).__name__}: {exc}"

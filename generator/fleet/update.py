@@ -290,6 +290,7 @@ def copier_update(
     from jinja2 import TemplateError
     from plumbum.commands.processes import ProcessExecutionError
 
+    from generator.fleet.copier_git import hardened
     from generator.fleet.copier_worker import UpdateWorker, on_new_copy, read_from
 
     failures = (
@@ -309,17 +310,20 @@ def copier_update(
             # Copier warns about a dirty or untagged template on every call.
             warnings.simplefilter("ignore", CopierWarning)
             # `copier.run_update` with the template clones and Jinja environments shared.
-            with UpdateWorker(
-                dst_path=repo,
-                data=answers,
-                vcs_ref=ref,
-                defaults=True,
-                overwrite=True,
-                conflict="inline",
-                quiet=True,
-                unsafe=False,
-                skip_if_exists=skip,
-            ) as worker:
+            with (
+                hardened(),
+                UpdateWorker(
+                    dst_path=repo,
+                    data=answers,
+                    vcs_ref=ref,
+                    defaults=True,
+                    overwrite=True,
+                    conflict="inline",
+                    quiet=True,
+                    unsafe=False,
+                    skip_if_exists=skip,
+                ) as worker,
+            ):
                 worker.run_update()
     except failures as exc:
         raise UpdateFailedError(reason=f"{type(exc).__name__}: {exc}") from exc

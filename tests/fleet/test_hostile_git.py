@@ -6,7 +6,9 @@ fleetform's own git calls get `generator.git`'s overrides. Copier's (template cl
 repository: `update` hands Copier a scratch clone whose configuration and (empty) hooks are
 fleetform's, and Copier's renders of the old and new versions are repositories Copier makes
 itself. These tests hold that from the outside: each configured command, each hook, each
-filter and diff driver would leave a file in `ran/` naming itself.
+filter and diff driver would leave a file in `ran/` naming itself. Copier's git also gets
+the environment of fleetform's own (`generator.fleet.copier_git`): a git hook's GIT_DIR and
+GIT_INDEX_FILE do not reach it.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import catalog_at, commit_all, fleetform, git, init_repo
+from tests.helpers import ROOT, catalog_at, commit_all, fleetform, git, init_repo
 
 pytestmark = pytest.mark.slow
 
@@ -144,4 +147,31 @@ def test_heal_drift_and_verify_run_nothing_the_repository_configures(scene: Scen
     assert (scene.repo / ROLLBACK).is_file(), "heal brought the script back"
     verify = fleetform("verify", scene.repo)
     assert "Traceback" not in verify.output, verify.output
+    assert scene.marks() == []
+
+
+def test_an_update_started_from_a_git_hook_leaves_the_hooks_repository_alone(
+    scene: Scene, tmp_path: Path
+) -> None:
+    """A git hook runs with GIT_DIR and GIT_INDEX_FILE naming its own repository; Copier's
+    git, started by plumbum with the environment as it was, once wrote the rendered files
+    into that index (`generator.fleet.copier_git`). A real process, as a hook starts it."""
+    outer = init_repo(tmp_path / "outer")
+    (outer / "theirs.txt").write_text("the hook's repository\n")
+    git(outer, "add", "theirs.txt")
+    index = (outer / ".git" / "index").read_bytes()
+    change_an_answer(scene.catalog)
+    hook = {"GIT_DIR": str(outer / ".git"), "GIT_INDEX_FILE": str(outer / ".git" / "index")}
+    argv = [sys.executable, "-m", "generator", "update", "-c", str(scene.catalog)]
+    result = subprocess.run(
+        [*argv, "-w", str(scene.workspace), "-j", "1", SERVICE],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **hook},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (outer / ".git" / "index").read_bytes() == index
+    assert "The front door" in (scene.repo / "infrastructure/helm/Chart.yaml").read_text()
     assert scene.marks() == []
