@@ -12,6 +12,13 @@ therefore gets, on its command line (which wins over every configuration file):
   key reset, then the operator's own system and global values again, so an operator's
   credential helper or LFS filter keeps working while the repository's own is never run.
 
+Each git process starts a session of its own, as fleetform's workers do
+(`generator.parallel`): a Ctrl-C at the terminal reaches fleetform alone, which stops the run
+between repositories. git clone and fetch reset SIGINT for the transport they start
+(`sh -c git-upload-pack` for a local remote), so in the terminal's process group the
+repository in flight would die half-fetched instead of finishing; and with no terminal no
+prompt can hold a run.
+
 The environment loses the variables that would point git at another repository;
 `hardened_environment` also carries the fixed settings (`GIT_CONFIG_COUNT/KEY/VALUE`) for a
 git fleetform starts by other means.
@@ -87,6 +94,7 @@ def git(
         input=input,
         check=check,
         env=hardened_environment(),
+        start_new_session=True,
     )
 
 
@@ -96,7 +104,12 @@ def git_bytes(
     """As `git`, for output that is not text (object contents, packs)."""
     argv = ["git", *overrides(repo), "--no-optional-locks", "-C", str(repo), *args]
     return subprocess.run(
-        argv, capture_output=True, input=input, check=False, env=hardened_environment()
+        argv,
+        capture_output=True,
+        input=input,
+        check=False,
+        env=hardened_environment(),
+        start_new_session=True,
     )
 
 
@@ -164,6 +177,7 @@ def configuration(repo: str) -> tuple[tuple[str, str, str], ...]:
         capture_output=True,
         check=False,
         env=hardened_environment(),
+        start_new_session=True,
     )
     fields = result.stdout.decode("utf-8", "replace").split("\0")
     entries = []

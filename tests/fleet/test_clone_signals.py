@@ -53,15 +53,10 @@ def fleet(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     return catalog, base / "remotes"
 
 
-# A clone in this process (-j 1) stopped by a Ctrl-C: the git clone is in the terminal's
-# foreground process group, and it installs its own SIGINT handler (to remove a half clone),
-# so the `sh -c git-upload-pack` it starts gets SIGINT back at its default and dies of it:
-# `git clone: early EOF`, the repository failed (a rerun clones it; nothing half is left).
-# The fix is in generator/git.py (not this test's file): start git with
-# `start_new_session=True`, as the workers already are, out of the terminal's group.
-_GIT_IN_THE_FOREGROUND_GROUP = pytest.mark.xfail(
-    strict=True, reason="generator/git.py starts git in the terminal's process group"
-)
+# A clone in this process (-j 1) stopped by a Ctrl-C: git clone installs its own SIGINT
+# handler (to remove a half clone), so the `sh -c git-upload-pack` it starts would get SIGINT
+# back at its default and die of it (`git clone: early EOF`) if git were in the terminal's
+# foreground process group; generator/git.py starts every git in a session of its own.
 
 
 @pytest.mark.parametrize(
@@ -69,9 +64,7 @@ _GIT_IN_THE_FOREGROUND_GROUP = pytest.mark.xfail(
     [
         pytest.param(signal.SIGTERM, 2, (ALPHA, BRAVO), id="TERM-two-workers"),
         pytest.param(signal.SIGINT, 2, (ALPHA, BRAVO), id="INT-two-workers"),
-        pytest.param(
-            signal.SIGINT, 1, (ALPHA,), id="INT-one-process", marks=_GIT_IN_THE_FOREGROUND_GROUP
-        ),
+        pytest.param(signal.SIGINT, 1, (ALPHA,), id="INT-one-process"),
     ],
 )
 def test_a_signal_mid_clone_finishes_the_clones_in_flight_and_the_rerun_the_rest(
