@@ -131,15 +131,6 @@ def test_generate_runs_nothing_the_repository_configures(scene: Scene) -> None:
     assert scene.marks() == []
 
 
-def test_update_runs_nothing_the_repository_configures(scene: Scene) -> None:
-    """Copier's update runs (an answer changed) and its result is applied."""
-    change_an_answer(scene.catalog)
-    result = fleetform("update", "-c", scene.catalog, "-w", scene.workspace, SERVICE)
-    assert result.exit_code in (0, 1) and "Traceback" not in result.output, result.output
-    assert "The front door" in (scene.repo / "infrastructure/helm/Chart.yaml").read_text()
-    assert scene.marks() == []
-
-
 def test_heal_drift_and_verify_run_nothing_the_repository_configures(scene: Scene) -> None:
     for command in ("drift", "heal"):
         result = fleetform(command, "-c", scene.catalog, "-w", scene.workspace, SERVICE)
@@ -150,12 +141,13 @@ def test_heal_drift_and_verify_run_nothing_the_repository_configures(scene: Scen
     assert scene.marks() == []
 
 
-def test_an_update_started_from_a_git_hook_leaves_the_hooks_repository_alone(
+def test_update_runs_nothing_the_repository_configures_even_started_from_a_git_hook(
     scene: Scene, tmp_path: Path
 ) -> None:
-    """A git hook runs with GIT_DIR and GIT_INDEX_FILE naming its own repository; Copier's
-    git, started by plumbum with the environment as it was, once wrote the rendered files
-    into that index (`generator.fleet.copier_git`). A real process, as a hook starts it."""
+    """Copier's update runs (an answer changed) and its result is applied, in a real process
+    started as a git hook starts one: GIT_DIR and GIT_INDEX_FILE naming the hook's own
+    repository. Copier's git, started by plumbum with the environment as it was, once wrote
+    the rendered files into that index (`generator.fleet.copier_git`)."""
     outer = init_repo(tmp_path / "outer")
     (outer / "theirs.txt").write_text("the hook's repository\n")
     git(outer, "add", "theirs.txt")
