@@ -5,6 +5,8 @@
 | `answers` | the one mapping from a catalog service to its Copier answers, validated |
 | `template` | `TemplateSource` (where the template comes from) and the git facts asked of it |
 | `copier_worker` | Copier's Worker sharing clones and Jinja per process (Copier's private API) |
+| `copier_rerender` | copier update's clean render of the new version, taken from its first |
+| `copier_objects` | where copier update's throwaway repositories find objects, without asking git |
 | `copier_git` | Copier's git given fleetform's hardened environment (no GIT_DIR from a hook) |
 | `render` | one Copier render of a service into a new directory |
 | `manifest` | `.fleetform-manifest.json`: what fleetform wrote, by digest |

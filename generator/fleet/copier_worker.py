@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import os
 import threading
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -27,16 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from copier import _main as copier_main
-from copier import _tools as copier_tools
 from copier._jinja_ext import get_yield_context
 from copier._main import Worker
 from copier._subproject import Subproject
 from copier._template import Template
 from copier._vcs import get_git
+from jinja2 import nodes
 from plumbum import local
 
-from generator.fleet.confine import kind
+from generator.fleet import copier_objects  # noqa: F401 (replaces Copier's set_git_alternates)
+from generator.fleet.copier_rerender import Rendered, names_destination
 
 # The flag lives where importing it costs no Copier; re-exported for older imports.
 from generator.fleet.render import rendering_recorded_versions as rendering_recorded_versions
@@ -55,38 +54,12 @@ _LOCATIONS: dict[str, str] = {}
 # and `...new_copy.` in copier/_main.py).
 _OLD_COPY_PREFIX = "copier._main.old_copy."
 _NEW_COPY_PREFIX = "copier._main.new_copy."
+# The repository's render of the update in progress, for its new_copy render.
+_RECORDED: ContextVar[Rendered | None] = ContextVar("_RECORDED", default=None)
+# Set on a shared environment that compiled a source naming the destination.
+_NAMES_DESTINATION = "fleetform_names_destination"
 # Called with that clean render of the new version while it exists (see UpdateWorker).
 on_new_copy: ContextVar[Callable[[Path], None] | None] = ContextVar("on_new_copy", default=None)
-
-
-def _objects_folder(path: Path) -> Path:
-    """`copier._tools.get_git_objects_dir` without a git process where git's answer is
-    known: a repository whose `.git` is a folder of its own (not a worktree's link file,
-    no `commondir`) and no variable pointing git elsewhere keeps its objects in
-    `.git/objects`. Copier asks five times an update, for its two throwaway repositories
-    and the destination, all of them made by fleetform or Copier."""
-    folder = Path(str(local.cwd), path)
-    dot_git = folder / ".git"
-    if (
-        not any(name in os.environ for name in ("GIT_DIR", "GIT_OBJECT_DIRECTORY"))
-        and kind(dot_git) == "directory"
-        and kind(dot_git / "objects") == "directory"
-        and kind(dot_git / "commondir") == "missing"
-    ):
-        return (dot_git / "objects").absolute()
-    return copier_tools.get_git_objects_dir(path)
-
-
-def _set_git_alternates(*repos: Path, path: Path = Path()) -> None:
-    """`copier._tools.set_git_alternates`, with `_objects_folder` for each repository."""
-    alternates = _objects_folder(path) / "info" / "alternates"
-    alternates.parent.mkdir(parents=True, exist_ok=True)
-    alternates.write_bytes(b"\n".join(bytes(_objects_folder(repo)) for repo in repos))
-
-
-# `copier._main` calls it by its module-level name, in `_apply_update` (one method of ~200
-# lines); replacing that name is the only way in. Same pin as the rest of this module.
-setattr(copier_main, "set_git_alternates", _set_git_alternates)  # noqa: B010
 
 
 def release() -> None:
@@ -252,10 +225,15 @@ def _cached_compile(env: Any) -> Callable[..., Any]:
     one would loop too, or fail as a second yield tag."""
     compile_once = functools.lru_cache(maxsize=4096)(env.compile)
 
-    def compile_source(*args: Any, **kwargs: Any) -> Any:
+    def compile_source(source: Any, *args: Any, **kwargs: Any) -> Any:
         context = get_yield_context(env)
         context.yield_name, context.yield_iterable = None, None
-        return compile_once(*args, **kwargs)
+        # Copier compiles question settings as they are, `when: true` included; a parsed
+        # tree (Jinja's other kind of source) cannot be read here.
+        text = source if isinstance(source, str) else None
+        if (text is not None and names_destination(text)) or isinstance(source, nodes.Node):
+            setattr(env, _NAMES_DESTINATION, True)  # see generator.fleet.copier_rerender
+        return compile_once(source, *args, **kwargs)
 
     return compile_source
 
@@ -277,10 +255,46 @@ class UpdateWorker(FleetWorker):
     """
 
     def run_copy(self) -> None:
-        super().run_copy()
+        recorded = _RECORDED.get()
+        # The repository's render is recorded for copier update's new_copy render after it.
+        _RECORDED.set(Rendered() if self.scratch_render is None else None)
+        if self.scratch_render == _NEW_COPY_PREFIX and recorded and self._renders_alike():
+            recorded.write(Path(self.dst_path).absolute())
+        else:
+            super().run_copy()
         callback = on_new_copy.get()
         if callback is not None and self.scratch_render == _NEW_COPY_PREFIX:
             callback(Path(self.dst_path).absolute())
+
+    def _render_allowed(
+        self,
+        dst_relpath: Path,
+        is_dir: bool = False,
+        is_symlink: bool = False,
+        expected_contents: bytes | Path = b"",
+        expected_mode: int | None = None,
+    ) -> bool:
+        # Copier asks this of every path it renders, with the bytes and mode it rendered.
+        recorded = _RECORDED.get()
+        if recorded is not None and self.scratch_render is None:
+            if is_symlink:
+                _RECORDED.set(None)
+            else:
+                recorded.add(dst_relpath, is_dir, expected_contents, expected_mode)
+        allowed: bool = super()._render_allowed(
+            dst_relpath, is_dir, is_symlink, expected_contents, expected_mode
+        )
+        return allowed
+
+    def _renders_alike(self) -> bool:
+        """Whether this version renders into an empty folder what it rendered into the
+        repository (generator.fleet.copier_rerender)."""
+        template = self.template
+        return not (
+            template.jinja_extensions
+            or template.preserve_symlinks
+            or getattr(self.jinja_env, _NAMES_DESTINATION, False)
+        )
 
     @property
     def renders_recorded(self) -> bool:

@@ -20,7 +20,7 @@ from copier._subproject import Subproject
 from copier._template import Template
 from plumbum import local
 
-from generator.fleet import copier_worker
+from generator.fleet import copier_objects, copier_worker
 from generator.fleet.copier_worker import (
     CachedTemplate,
     FleetWorker,
@@ -41,6 +41,7 @@ OVERRIDES = [
     (UpdateWorker, Worker, "subproject", functools.cached_property),
     (UpdateWorker, Worker, "_git_initialize_repo", "function"),
     (UpdateWorker, Worker, "_git_commit", "function"),
+    (UpdateWorker, Worker, "_render_allowed", "function"),
     (SharedSubproject, Subproject, "_raw_answers", property),
     (SharedSubproject, Subproject, "template", functools.cached_property),
     (CachedTemplate, Template, "url_expanded", functools.cached_property),
@@ -140,8 +141,8 @@ def test_copier_still_borrows_objects_by_the_name_fleetform_replaces() -> None:
     """`copier update` calls `set_git_alternates` by its name in copier._main, which
     copier_worker replaces with one that asks git less (same arguments, same file)."""
     assert "set_git_alternates(" in inspect.getsource(Worker._apply_update), REVIEW
-    assert getattr(copier._main, "set_git_alternates") is copier_worker._set_git_alternates  # noqa: B009
-    ours = inspect.signature(copier_worker._set_git_alternates)
+    assert getattr(copier._main, "set_git_alternates") is copier_objects._set_git_alternates  # noqa: B009
+    ours = inspect.signature(copier_objects._set_git_alternates)
     theirs = inspect.signature(copier._tools.set_git_alternates)
     assert list(ours.parameters) == list(theirs.parameters), f"copier {COPIER}: {REVIEW}"
 
@@ -159,4 +160,4 @@ def test_the_objects_folder_is_the_one_git_names(tmp_path: Path, layout: str) ->
     with local.cwd(where[layout]):
         for path in (Path(), where[layout]):
             expected = copier._tools.get_git_objects_dir(path).resolve()
-            assert copier_worker._objects_folder(path).resolve() == expected
+            assert copier_objects._objects_folder(path).resolve() == expected
