@@ -257,7 +257,7 @@ def test_a_moved_base_is_rebuilt_and_pushed_with_lease(fleet: Fleet) -> None:
 def test_without_push_a_commit_is_made_and_limit_stops_a_canary_wave(fleet: Fleet) -> None:
     canary = campaign(fleet, "canary", "--limit", "1", ALPHA, BRAVO)
     assert canary.exit_code in (0, 1), canary.stdout + canary.stderr
-    assert "stopped at --limit: 1 repositories not started" in canary.stdout
+    assert f"stopped at --limit: 1 repository not started: {BRAVO} (rerun" in canary.stdout
     assert "nothing pushed: rerun with --push" in canary.stdout
     assert git(fleet.workspace / ALPHA, "rev-parse", "--verify", "-q", "fleetform/canary")
     assert remote_branch(fleet, ALPHA, "fleetform/canary") == ""

@@ -56,15 +56,21 @@ def run_summary(report: CampaignReport) -> str:
     if not report.pushing and any(e.commit for e in entries):
         text += "nothing pushed: rerun with --push to push the branches\n"
     if report.limited:
-        text += (
-            f"stopped at --limit: {len(report.not_started)} repositories not started"
-            " (rerun to continue)\n"
-        )
+        text += f"stopped at --limit: {_not_started(report.not_started)} (rerun to continue)\n"
     if report.interrupted is not None:
         text += (
             f"interrupted by {signal.Signals(report.interrupted).name}:"
-            f" {len(report.not_started)} repositories not started (rerun to continue)\n"
+            f" {_not_started(report.not_started)} (rerun to continue)\n"
         )
+    return text
+
+
+def _not_started(services: Sequence[str], named: int = 10) -> str:
+    """`3 repositories not started: a, b, c` (the first `named` of them named)."""
+    count = len(services)
+    text = f"{count} {'repository' if count == 1 else 'repositories'} not started"
+    if services:
+        text += ": " + ", ".join(services[:named]) + (", ..." if count > named else "")
     return text
 
 
