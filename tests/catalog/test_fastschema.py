@@ -29,6 +29,18 @@ CATALOGS = sorted(
 )
 
 
+def _read(path: Path) -> YamlDocument | None:
+    """The document, or None for a file fleetform refuses before the schema (bad YAML)."""
+    try:
+        return load_file(path)
+    except InputError:
+        return None
+
+
+# The schema sees only what reads as YAML; the rest are bad-input cases of the YAML reader.
+READ = [path for path in CATALOGS if _read(path) is not None]
+
+
 def jsonschema_passes(data: Any) -> bool:
     return not any(schema_validator(SCHEMA).iter_errors(data))
 
@@ -45,13 +57,16 @@ def test_the_bundled_schema_is_a_valid_draft_2020_12_schema() -> None:
     load_schema("service.schema.json")
 
 
-@pytest.mark.parametrize("path", CATALOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", READ, ids=lambda p: p.name)
 def test_every_catalog_gets_the_same_answer(path: Path) -> None:
-    try:
-        document = load_file(path)
-    except InputError:
-        pytest.skip("not YAML fleetform reads: refused before the schema")
+    document = load_file(path)
     assert quick_passes(document.data) == jsonschema_passes(document.data)
+
+
+def test_only_bad_input_cases_are_left_out_and_most_are_checked() -> None:
+    left_out = set(CATALOGS) - set(READ)
+    assert all(path.parent == CORPUS / "catalog" for path in left_out), left_out
+    assert len(READ) > 3 * len(left_out)
 
 
 def test_a_valid_catalog_is_reported_exactly_as_jsonschema_reports_it() -> None:
