@@ -16,15 +16,14 @@ A worker
   started finishes. Its children inherit the ignoring (it is `SIG_IGN`, kept across exec);
 - never outlives the main process: on Linux the kernel sends it SIGKILL when the main process
   dies (`PR_SET_PDEATHSIG`), and it exits when its job pipe reaches EOF;
-- keeps its template clone and Jinja environment for the whole run
-  (`generator.fleet.copier_worker`) in a scratch directory of the run, removed afterwards even
-  when the worker was killed.
+- keeps its own template clones and Jinja environments (`generator.fleet.copier_worker`) for
+  the run in a scratch directory of it, removed afterwards even when the worker was killed.
 
 In the main process SIGINT and SIGTERM, while `in_parallel` runs, stop the handing out of jobs:
-the jobs in flight finish (their repositories are then complete) and `in_parallel` returns the
-results so far with the signal (`RunResult.interrupted`); the previous handlers are back
-afterwards. A run in this process (one worker, or one item) behaves the same: the signals are
-held while a job runs, its children born ignoring them (`_Stop.held`), and it stops after it.
+the jobs in flight finish and `in_parallel` returns the results so far with the signal
+(`RunResult.interrupted`); the previous handlers are back afterwards. A run in this process
+(one worker, or one item) behaves the same: the signals are held while a job runs, its
+children born ignoring them (`_Stop.held`), and it stops after it.
 """
 
 from __future__ import annotations
@@ -365,6 +364,7 @@ def _serve(
 ) -> None:
     """A worker's life: jobs from `conn` until EOF, a result (or a failure) back for each."""
     _detach(parent)
+    _release_clones(inherited=True)
     for other in inherited:
         other.close()
     _use_tempdir(scratch)
@@ -409,11 +409,11 @@ def _detach(parent: int) -> None:
         os._exit(1)  # the main process died before the death signal was asked for
 
 
-def _release_clones() -> None:
-    # Only if rendering happened in this process: importing copier just to release is slow.
+def _release_clones(*, inherited: bool = False) -> None:
+    # Only if rendering happened here; a forked worker leaves its parent's clones to it.
     module = sys.modules.get("generator.fleet.copier_worker")
     if module is not None:
-        module.release()
+        module.forget_inherited() if inherited else module.release()
 
 
 def _use_tempdir(path: str) -> None:

@@ -74,6 +74,14 @@ def release() -> None:
 atexit.register(release)
 
 
+def forget_inherited() -> None:
+    """Drop the shared clones and environments a forked worker inherited, deleting nothing:
+    the clones are its parent's, which still renders from them (and releases them). Called
+    single-threaded, right after the fork, so without the lock another thread may have held."""
+    _TEMPLATES.clear()
+    _ENVIRONMENTS.clear()
+
+
 def read_from(url: str, location: str) -> None:
     """Take the template recorded as `url` from `location` (a local clone of it) in this
     process: repositories record the shareable URL, the render reads no network."""

@@ -215,3 +215,26 @@ def test_a_relative_workspace_or_preview_folder_works(
         assert (
             tmp_path / folder / "common_npm" / "agent-chat" / "infrastructure" / "Dockerfile"
         ).is_file()
+
+
+def test_a_run_with_workers_leaves_the_clones_an_earlier_render_in_this_process_uses(
+    template_repo: Path, tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    """A library caller renders in its own process (its shared template clone is then the
+    process's), runs generate with workers, then renders again in the process: the forked
+    workers must not delete the clone they inherited when they end."""
+    from generator.fleet.answers import service_answers
+    from generator.fleet.render import render_service
+    from generator.fleet.template import catalog_template
+
+    path = catalog_at(template_repo, tmp_path / "catalog.yaml")
+    catalog = open_catalog(path).catalog
+    render_service(
+        service_answers(catalog, "agent-chat"), tmp_path / "one", catalog_template(catalog)
+    )
+    with_workers = run(
+        "generate", "-c", path, "-w", tmp_path / "ws2", "--jobs", "2", "agent-chat", "agent-mesh"
+    )
+    assert with_workers.exit_code == 0, with_workers.output
+    again = generate_one_into(run, path, tmp_path / "ws1", "--jobs", "1")
+    assert again.exit_code == 0, again.output
