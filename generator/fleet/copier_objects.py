@@ -21,14 +21,11 @@ from plumbum import local
 from generator.fleet.confine import kind
 
 
-def _objects_folder(path: Path) -> Path:
-    """`copier._tools.get_git_objects_dir` without a git process where git's answer is
-    known: a repository whose `.git` is a folder of its own (not a worktree's link file,
-    no `commondir`) and no variable pointing git elsewhere keeps its objects in
-    `.git/objects`. Copier asks five times an update, for its two throwaway repositories
-    and the destination, all of them made by fleetform or Copier."""
-    folder = Path(str(local.cwd), path)
-    dot_git = folder / ".git"
+def known_objects_folder(repo: Path) -> Path | None:
+    """`repo`'s objects folder where git's answer is known without asking it: a repository
+    whose `.git` is a folder of its own (not a worktree's link file, no `commondir`, no link)
+    and no variable pointing git elsewhere keeps its objects in `.git/objects`; else None."""
+    dot_git = repo / ".git"
     if (
         not any(name in os.environ for name in ("GIT_DIR", "GIT_OBJECT_DIRECTORY"))
         and kind(dot_git) == "directory"
@@ -36,7 +33,15 @@ def _objects_folder(path: Path) -> Path:
         and kind(dot_git / "commondir") == "missing"
     ):
         return (dot_git / "objects").absolute()
-    return copier_tools.get_git_objects_dir(path)
+    return None
+
+
+def _objects_folder(path: Path) -> Path:
+    """`copier._tools.get_git_objects_dir`, without a git process where git's answer is
+    known. Copier asks five times an update, for its two throwaway repositories and the
+    destination, all of them made by fleetform or Copier."""
+    known = known_objects_folder(Path(str(local.cwd), path))
+    return known if known is not None else copier_tools.get_git_objects_dir(path)
 
 
 def _set_git_alternates(*repos: Path, path: Path = Path()) -> None:

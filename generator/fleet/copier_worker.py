@@ -34,7 +34,7 @@ from copier._vcs import get_git
 from jinja2 import nodes
 from plumbum import local
 
-from generator.fleet import copier_objects  # noqa: F401 (replaces Copier's set_git_alternates)
+from generator.fleet import copier_objects  # importing it replaces Copier's set_git_alternates
 from generator.fleet.copier_rerender import Rendered, names_destination
 
 # The flag lives where importing it costs no Copier; re-exported for older imports.
@@ -343,10 +343,7 @@ class UpdateWorker(FleetWorker):
         """The destination's object folder, which Copier's two throwaway repositories write
         into; None unless the destination is a repository of its own (`copier_update`'s
         callers give it a scratch repository fleetform made)."""
-        objects = self.subproject.local_abspath.absolute() / ".git" / "objects"
-        if objects.parent.is_symlink() or objects.is_symlink() or not objects.is_dir():
-            return None
-        return objects
+        return copier_objects.known_objects_folder(self.subproject.local_abspath.absolute())
 
     def _git_commit(self, message: str = "dumb commit") -> None:
         _commit_all(get_git(), message)
