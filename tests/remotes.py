@@ -31,6 +31,7 @@ import os
 import re
 import select
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -360,3 +361,60 @@ def publish_workspace(catalog: Catalog, workspace: Path) -> dict[str, Path]:
     for remote in remotes.values():
         (remote / PUSH_LOG).unlink(missing_ok=True)
     return remotes
+
+
+@dataclass(frozen=True)
+class PublishedFleet:
+    """A campaign's starting point, made once per test module: a copy of the template, with
+    a v2.0.0 that adds a Makefile line; `text`'s services generated at v1.0.0, each pushed to
+    its bare remote under `remotes`; the fleet cloned into `workspace`."""
+
+    base: Path
+    template: Path
+    remotes: Path
+    workspace: Path
+    text: str
+
+
+def published_fleet(template_repo: Path, base: Path, text: str) -> PublishedFleet:
+    from generator.catalog.validation import open_catalog
+    from tests.helpers import fleetform
+
+    template = base / "template"
+    shutil.copytree(template_repo, template, symlinks=True)
+    remotes = base / "remotes"
+    catalog = catalog_with_remotes(template, base / "catalog.yaml", remotes, text=text)
+    owners = base / "owners"
+    assert fleetform("generate", "-c", catalog, "-w", owners, "-j", "2").exit_code == 0
+    publish_workspace(open_catalog(catalog).catalog, owners)
+    makefile = template / "template" / "infrastructure" / "Makefile"
+    makefile.write_text(makefile.read_text() + "\n# added in v2\n")
+    commit_all(template, "v2")
+    git(template, "tag", "v2.0.0")
+    workspace = base / "workspace"
+    assert fleetform("clone", "-c", catalog, "-w", workspace, "-j", "2").exit_code == 0
+    return PublishedFleet(base, template, remotes, workspace, text)
+
+
+@dataclass(frozen=True)
+class FleetCopy:
+    """A published fleet's remotes and workspace copied for one test, its catalog and the
+    clones' origins pointing at the copied remotes, and a TMPDIR of its own."""
+
+    root: Path
+    catalog: Path
+    remotes: dict[str, Path]
+    workspace: Path
+    tmp: Path
+
+
+def copy_fleet(fleet: PublishedFleet, name: str, services: Sequence[str]) -> FleetCopy:
+    root = fleet.base / name
+    remotes, workspace, tmp = root / "remotes", root / "workspace", root / "tmp"
+    shutil.copytree(fleet.remotes, remotes, symlinks=True)
+    shutil.copytree(fleet.workspace, workspace, symlinks=True)
+    tmp.mkdir()
+    catalog = catalog_with_remotes(fleet.template, root / "catalog.yaml", remotes, text=fleet.text)
+    for service in services:
+        git(workspace / service, "remote", "set-url", "origin", f"file://{remotes}/{service}.git")
+    return FleetCopy(root, catalog, {s: remotes / f"{s}.git" for s in services}, workspace, tmp)

@@ -12,17 +12,15 @@ at every spawn. Each kill runs on its own copy of the remote and the workspace.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from generator.catalog.validation import open_catalog
 from tests.fleet.test_faults import ALL, STRACE, fleetform_argv, leftovers, points, run
-from tests.helpers import fleetform, git
-from tests.remotes import ZERO, RefUpdate, catalog_with_remotes, publish_workspace, pushes
+from tests.helpers import git
+from tests.remotes import ZERO, PublishedFleet, RefUpdate, copy_fleet, published_fleet, pushes
 
 pytestmark = pytest.mark.slow
 
@@ -42,14 +40,6 @@ TRACED = "clone,clone3,vfork,fork,rename,renameat,renameat2"
 
 
 @dataclass(frozen=True)
-class Pristine:
-    base: Path
-    template: Path
-    remotes: Path
-    workspace: Path
-
-
-@dataclass(frozen=True)
 class Copy:
     catalog: Path
     remote: Path
@@ -64,36 +54,15 @@ class Copy:
 
 
 @pytest.fixture(scope="module")
-def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Pristine:
-    base = tmp_path_factory.mktemp("campaign-faults")
-    template = base / "template"
-    shutil.copytree(template_repo, template, symlinks=True)
-    remotes = base / "remotes"
-    catalog = catalog_with_remotes(template, base / "catalog.yaml", remotes, text=CATALOG)
-    owners = base / "owners"
-    assert fleetform("generate", "-c", catalog, "-w", owners).exit_code == 0
-    publish_workspace(open_catalog(catalog).catalog, owners)
-    makefile = template / "template" / "infrastructure" / "Makefile"
-    makefile.write_text(makefile.read_text() + "\n# added in v2\n")
-    git(template, "commit", "-qam", "v2")
-    git(template, "tag", V2)
-    workspace = base / "workspace"
-    assert fleetform("clone", "-c", catalog, "-w", workspace).exit_code == 0
-    return Pristine(base, template, remotes, workspace)
+def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> PublishedFleet:
+    return published_fleet(template_repo, tmp_path_factory.mktemp("campaign-faults"), CATALOG)
 
 
-def copy_of(pristine: Pristine, name: str) -> Copy:
+def copy_of(pristine: PublishedFleet, name: str) -> Copy:
     """The remote and the workspace copied, the catalog and the clone's origin pointing at
     the copied remote."""
-    root = pristine.base / name
-    remotes, workspace, tmp = root / "remotes", root / "workspace", root / "tmp"
-    shutil.copytree(pristine.remotes, remotes, symlinks=True)
-    shutil.copytree(pristine.workspace, workspace, symlinks=True)
-    tmp.mkdir()
-    catalog = catalog_with_remotes(pristine.template, root / "catalog.yaml", remotes, text=CATALOG)
-    remote = remotes / f"{SERVICE}.git"
-    git(workspace / SERVICE, "remote", "set-url", "origin", f"file://{remote}")
-    return Copy(catalog, remote, workspace, tmp)
+    copy = copy_fleet(pristine, name, [SERVICE])
+    return Copy(copy.catalog, copy.remotes[SERVICE], copy.workspace, copy.tmp)
 
 
 def counts(copy: Copy) -> dict[str, int]:
@@ -120,7 +89,7 @@ def campaign_pushes(remote: Path) -> list[tuple[RefUpdate, ...]]:
 
 
 def test_killed_anywhere_then_rerun_pushes_the_one_commit_exactly_once(
-    pristine: Pristine,
+    pristine: PublishedFleet,
 ) -> None:
     reference = copy_of(pristine, "reference")
     spawns = counts(reference)

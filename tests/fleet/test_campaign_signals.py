@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 from dataclasses import dataclass
@@ -22,18 +21,18 @@ from pathlib import Path
 
 import pytest
 
-from generator.catalog.validation import open_catalog
 from generator.fleet.campaign.ledger import State, ledger_path, read_ledger
 from generator.fleet.campaign.shard import shard_of
 from tests.fleet.test_faults import fleetform_argv, leftovers, run
-from tests.helpers import ROOT, commit_all, fleetform, git
+from tests.helpers import ROOT, fleetform, git
 from tests.remotes import (
     ZERO,
     Gate,
+    PublishedFleet,
     RefUpdate,
-    catalog_with_remotes,
     commits,
-    publish_workspace,
+    copy_fleet,
+    published_fleet,
     pushes,
 )
 
@@ -56,14 +55,6 @@ services:
 """
 # --shard 1/2 takes alpha and charlie, 2/2 bravo (by the hash of the id alone).
 SHARDS = {1: (ALPHA, CHARLIE), 2: (BRAVO,)}
-
-
-@dataclass(frozen=True)
-class Pristine:
-    base: Path
-    template: Path
-    remotes: Path
-    workspace: Path
 
 
 @dataclass(frozen=True)
@@ -96,37 +87,14 @@ class Copy:
 
 
 @pytest.fixture(scope="module")
-def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Pristine:
+def pristine(template_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> PublishedFleet:
     assert {shard_of(s, 2) for s in SHARDS[1]} == {1} and {shard_of(s, 2) for s in SHARDS[2]} == {2}
-    base = tmp_path_factory.mktemp("campaign-signals")
-    template = base / "template"
-    shutil.copytree(template_repo, template, symlinks=True)
-    remotes = base / "remotes"
-    catalog = catalog_with_remotes(template, base / "catalog.yaml", remotes, text=CATALOG)
-    owners = base / "owners"
-    assert fleetform("generate", "-c", catalog, "-w", owners, "-j", "2").exit_code == 0
-    publish_workspace(open_catalog(catalog).catalog, owners)
-    makefile = template / "template" / "infrastructure" / "Makefile"
-    makefile.write_text(makefile.read_text() + "\n# added in v2\n")
-    commit_all(template, "v2")
-    git(template, "tag", V2)
-    workspace = base / "workspace"
-    assert fleetform("clone", "-c", catalog, "-w", workspace, "-j", "2").exit_code == 0
-    return Pristine(base, template, remotes, workspace)
+    return published_fleet(template_repo, tmp_path_factory.mktemp("campaign-signals"), CATALOG)
 
 
-def copy_of(pristine: Pristine, name: str) -> Copy:
-    """The remotes and the workspace copied, the catalog and the clones' origins pointing at
-    the copied remotes."""
-    root = pristine.base / name
-    remotes, workspace, tmp = root / "remotes", root / "workspace", root / "tmp"
-    shutil.copytree(pristine.remotes, remotes, symlinks=True)
-    shutil.copytree(pristine.workspace, workspace, symlinks=True)
-    tmp.mkdir()
-    catalog = catalog_with_remotes(pristine.template, root / "catalog.yaml", remotes, text=CATALOG)
-    for service in SERVICES:
-        git(workspace / service, "remote", "set-url", "origin", f"file://{remotes}/{service}.git")
-    return Copy(root, catalog, {s: remotes / f"{s}.git" for s in SERVICES}, workspace, tmp)
+def copy_of(pristine: PublishedFleet, name: str) -> Copy:
+    copy = copy_fleet(pristine, name, SERVICES)
+    return Copy(copy.root, copy.catalog, copy.remotes, copy.workspace, copy.tmp)
 
 
 def pushed_once(copy: Copy, service: str) -> str:
@@ -151,7 +119,7 @@ def ledger_states(copy: Copy, shard: tuple[int, int] | None = None) -> dict[str,
 
 
 def test_signals_mid_run_finish_the_pushes_in_flight_and_the_reruns_the_rest(
-    pristine: Pristine,
+    pristine: PublishedFleet,
 ) -> None:
     copy = copy_of(pristine, "signals")
     # `kill PID` of a run with two workers, while the first job of each is pushing (nothing
@@ -212,7 +180,7 @@ def test_signals_mid_run_finish_the_pushes_in_flight_and_the_reruns_the_rest(
 
 
 def test_two_runs_at_once_the_same_shard_refused_two_shards_side_by_side(
-    pristine: Pristine,
+    pristine: PublishedFleet,
 ) -> None:
     copy = copy_of(pristine, "at-once")
     one = ledger_path(copy.workspace, CAMPAIGN, (1, 2))
